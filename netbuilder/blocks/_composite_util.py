@@ -1,0 +1,219 @@
+"""Helpers shared by the composite blocks of :mod:`netbuilder.blocks.composite`.
+
+A composite block's body is an ordinary :class:`~netbuilder.core.graph.Graph` with one
+``group_input`` node ``x`` and one ``group_output`` node ``out``. The helpers here add
+nodes in *columns* (branches side by side) and, once a body is complete, give every node
+a row from its depth, so that a body drawn expanded reads top to bottom.
+
+Node names become ``torch.nn`` module names, so the helpers take names explicitly: the
+composite blocks name their nodes exactly as torchvision names its submodules, which lets
+torchvision ``state_dict`` s load with an identity key mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from netbuilder.core.errors import ParameterValueError
+from netbuilder.core.graph import Graph, Node
+from netbuilder.core.spec import (
+    GROUP,
+    GROUP_INPUT,
+    GROUP_OUTPUT,
+    BlockSpec,
+    Inference,
+    ParamSpec,
+    Params,
+    Shape,
+)
+
+#: Vertical distance between consecutive rows of a body, in scene pixels.
+ROW = 100.0
+#: Horizontal distance between neighbouring branches of a body, in scene pixels.
+COLUMN = 220.0
+#: Palette family of every composite block.
+FAMILY = "Composite"
+#: Shortcut kinds of the residual blocks.
+SHORTCUTS = ("identity", "projection", "pad")
+
+#: An int or one int per spatial dimension (``kernel_size``, ``stride``).
+Ints = int | tuple[int, ...]
+#: A padding: ``Ints`` or ``"same"``/``"valid"``.
+Padding = Ints | str
+#: One layer to add: ``(block_type, name, params)``.
+Step = tuple[str, str, dict[str, Any]]
+
+#: Fills a body: given the graph and its input node, adds the inner nodes and returns the
+#: node whose output becomes the body's output.
+Builder = Callable[[Graph, Node], Node]
+
+
+class CompositeSpec(BlockSpec):
+    """A block whose nodes are groups with a generated body.
+
+    Subclasses implement :meth:`fill`; :meth:`body` wraps it with the group's ports and
+    lays the result out. Shapes, parameters and costs of a composite come from its body
+    (the analysis flows through it), so :meth:`infer` is not available.
+    """
+
+    @property
+    def is_composite(self) -> bool:
+        """Always ``True``: nodes of this block are groups."""
+        return True
+
+    def body(self, params: Params) -> Graph:
+        """A fresh body for ``params``: input ``x`` → the block's layers → output ``out``."""
+        return fill_body(Graph(), lambda graph, x: self.fill(graph, x, params))
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the layers of the block fed by ``x`` to ``graph``; return the last one."""
+        raise NotImplementedError
+
+    def infer(self, params: Params, inputs: Sequence[Shape]) -> Inference:
+        """Not used: the analysis flows shapes through the body of a composite."""
+        raise NotImplementedError(f"{self.key} is a group: analyse its body instead")
+
+
+# -- parameters --------------------------------------------------------------------------
+def int_param(name: str, default: int, help: str, minimum: int = 1,
+              maximum: int | None = None) -> ParamSpec:
+    """An integer parameter, at least ``minimum`` (default 1)."""
+    return ParamSpec(name, "int", default, minimum=minimum, maximum=maximum, help=help)
+
+
+def float_param(name: str, default: float, help: str, maximum: float = 1.0) -> ParamSpec:
+    """A non-negative real parameter, at most ``maximum`` (probabilities by default)."""
+    return ParamSpec(name, "float", default, minimum=0.0, maximum=maximum, help=help)
+
+
+def residual_params(channels: ParamSpec) -> tuple[ParamSpec, ...]:
+    """The parameters residual blocks share, after their channel parameter."""
+    return (
+        channels,
+        int_param("stride", 1, "Stride of the first 3×3 convolution and of the shortcut"),
+        int_param("groups", 1, "Convolution groups (cardinality; ResNeXt uses 32)"),
+        int_param("base_width", 64, "Width per group (64 in ResNet, 128 in Wide ResNet-50-2)"),
+        ParamSpec("shortcut", "choice", "identity", choices=SHORTCUTS,
+                  help="identity; projection: 1×1 conv + BN (option B); "
+                       "pad: zero channel padding (option A)"),
+        float_param("stochastic_depth_prob", 0.0,
+                    "Probability of dropping the residual branch per sample in training"),
+    )
+
+
+def fail(node: str, message: str) -> ParameterValueError:
+    """A :class:`ParameterValueError` about ``node`` (which may be unnamed)."""
+    where = f"{node}: " if node else ""
+    return ParameterValueError(f"{where}{message}", (node,) if node else ())
+
+
+def kernel_text(kernel: int | Sequence[int]) -> str:
+    """``3`` → ``"3×3"``; ``(1, 7)`` → ``"1×7"``."""
+    if isinstance(kernel, int):
+        return f"{kernel}×{kernel}"
+    sizes = tuple(kernel)
+    return "×".join(str(k) for k in (sizes * 2 if len(sizes) == 1 else sizes))
+
+
+# -- building ------------------------------------------------------------------------------
+def add(graph: Graph, block_type: str, name: str, *sources: Node, column: float = 0.0,
+        **params: Any) -> Node:
+    """Add a node named ``name`` in ``column`` and wire ``sources`` into it, in order.
+
+    The order of ``sources`` is the order of a multi-input block's inputs (``add``,
+    ``concat``, ``multiply``).
+    """
+    node = graph.add(block_type, name, pos=(column * COLUMN, 0.0), **params)
+    for source in sources:
+        graph.connect(source, node)
+    return node
+
+
+def chain(graph: Graph, source: Node, steps: Sequence[Step], column: float = 0.0) -> Node:
+    """Add ``(block_type, name, params)`` steps in a row fed by ``source``; return the last."""
+    last = source
+    for block_type, name, params in steps:
+        last = add(graph, block_type, name, last, column=column, **params)
+    return last
+
+
+def conv_bn_steps(out_channels: int, kernel_size: Ints, *, stride: Ints = 1,
+                  padding: Padding = 0, groups: int = 1, bias: bool = False,
+                  conv: str = "conv", bn: str = "bn", eps: float = 1e-5) -> list[Step]:
+    """Steps of a convolution (bias-free unless ``bias``) followed by batch normalisation."""
+    return [
+        ("conv2d", conv, dict(out_channels=out_channels, kernel_size=kernel_size,
+                              stride=stride, padding=padding, groups=groups, bias=bias)),
+        ("batchnorm2d", bn, dict(eps=eps)),
+    ]
+
+
+def bn_relu_conv_steps(suffix: str, out_channels: int, kernel_size: int, padding: int = 0,
+                       norm: str = "norm") -> list[Step]:
+    """Steps of DenseNet's pre-activation unit: BN → ReLU → bias-free convolution."""
+    return [
+        ("batchnorm2d", f"{norm}{suffix}", {}),
+        ("relu", f"relu{suffix}", {}),
+        ("conv2d", f"conv{suffix}", dict(out_channels=out_channels, kernel_size=kernel_size,
+                                          padding=padding, bias=False)),
+    ]
+
+
+def add_group(graph: Graph, name: str, source: Node, build: Builder,
+              column: float = 0.0) -> Node:
+    """Add a generic group ``name`` fed by ``source`` whose body ``build`` fills."""
+    node = graph.add(GROUP, name, pos=(column * COLUMN, 0.0))
+    assert node.body is not None
+    fill_body(node.body, build)
+    graph.connect(source, node)
+    return node
+
+
+def fill_body(graph: Graph, build: Builder) -> Graph:
+    """Give ``graph`` the ports ``x`` and ``out`` around what ``build`` adds; lay it out."""
+    x = graph.add(GROUP_INPUT, "x")
+    last = build(graph, x)
+    add(graph, GROUP_OUTPUT, "out", last, column=last.pos[0] / COLUMN)
+    arrange_rows(graph)
+    return graph
+
+
+def arrange_rows(graph: Graph) -> None:
+    """Put every node on the row of its depth (longest path from an input), keeping x."""
+    depth: dict[str, int] = {}
+    for node_id in graph.topological_order():
+        sources = [depth[e.source] + 1 for e in graph.in_edges(node_id)]
+        depth[node_id] = max(sources, default=0)
+        node = graph.nodes[node_id]
+        node.pos = (node.pos[0], depth[node_id] * ROW)
+
+
+# -- shared residual structure ---------------------------------------------------------------
+def shortcut(graph: Graph, x: Node, kind: str, out_channels: int, stride: int) -> Node:
+    """The shortcut of a residual block, as torchvision names it; ``x`` itself if identity.
+
+    ``projection`` is torchvision's ``downsample``: a group with a bias-free 1×1
+    convolution ``0`` and a batch norm ``1`` (keys ``downsample.0.weight``...). ``pad``
+    is a parameter-free ``channel_pad`` named ``shortcut`` (option A of the ResNet paper,
+    used by the CIFAR ResNets).
+    """
+    if kind == "projection":
+        steps = conv_bn_steps(out_channels, 1, stride=stride, conv="0", bn="1")
+        return add_group(graph, "downsample", x,
+                         lambda body, inp: chain(body, inp, steps), column=1)
+    if kind == "pad":
+        return add(graph, "channel_pad", "shortcut", x, column=1,
+                   out_channels=out_channels, stride=stride)
+    return x
+
+
+def residual_join(graph: Graph, branch: Node, skip: Node, relu: str, drop_prob: float) -> Node:
+    """``relu(stochastic_depth(branch) + skip)``: the end of every residual block.
+
+    The ``add`` takes the residual branch first and the shortcut second.
+    """
+    if drop_prob > 0:
+        branch = add(graph, "stochastic_depth", "sd", branch, p=drop_prob, mode="row")
+    total = add(graph, "add", "add", branch, skip)
+    return add(graph, "relu", relu, total)

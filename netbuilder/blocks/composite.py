@@ -1,0 +1,267 @@
+"""Composite blocks: the residual, inception, dense and other blocks of the classic networks.
+
+Every block here is a group whose body is generated from its parameters (see
+:class:`~netbuilder.blocks._composite_util.CompositeSpec`). Body nodes are named exactly as
+torchvision names the submodules of the matching module, so a compiled block's
+``state_dict`` has the same keys as torchvision's and pretrained weights load with an
+identity key mapping:
+
+========================  =====================================================
+block                     torchvision counterpart
+========================  =====================================================
+``conv_bn_relu``          ``models.googlenet.BasicConv2d``
+``basic_block``           ``models.resnet.BasicBlock``
+``bottleneck``            ``models.resnet.Bottleneck``
+``inception``             ``models.googlenet.Inception``
+``dense_layer``           ``models.densenet._DenseLayer``
+``dense_block``           ``models.densenet._DenseBlock``
+``transition``            ``models.densenet._Transition``
+``se_block``              ``ops.SqueezeExcitation``
+========================  =====================================================
+
+``vgg_block`` and ``nin_block`` have no torchvision module (VGG and NiN are flat
+``nn.Sequential`` s there); their names are chosen for clarity.
+
+ReLUs are out-of-place (torchvision's are in-place) so that feature-map hooks see the
+values before activation; results are the same.
+"""
+
+from __future__ import annotations
+
+from netbuilder.blocks._composite_util import (
+    FAMILY,
+    SHORTCUTS,
+    CompositeSpec,
+    Step,
+    add,
+    add_group,
+    bn_relu_conv_steps,
+    chain,
+    conv_bn_steps,
+    fail,
+    float_param,
+    int_param,
+    kernel_text,
+    residual_join,
+    residual_params,
+    shortcut,
+)
+from netbuilder.core.graph import Graph, Node
+from netbuilder.core.registry import BlockRegistry
+from netbuilder.core.spec import ParamSpec, Params
+
+_SHORTCUT_LABEL = {"identity": "", "projection": ", proj", "pad": ", pad"}
+
+
+def _value_text(value: object) -> str:
+    """An int or tuple parameter in a few characters: ``2`` → ``2``, ``(2, 1)`` → ``2,1``."""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _drop_text(prob: float) -> str:
+    return f", sd {prob:g}" if prob > 0 else ""
+
+
+# -- conv → BN → ReLU -------------------------------------------------------------------------
+class ConvBnRelu(CompositeSpec):
+    """``conv`` → ``bn`` → ``relu``, as torchvision's GoogLeNet ``BasicConv2d``.
+
+    The convolution has no bias by default (the batch norm's shift replaces it) and the
+    batch norm's ``eps`` defaults to 1e-3, both as in ``BasicConv2d``.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add conv, bn and relu fed by ``x``."""
+        steps = conv_bn_steps(params["out_channels"], params["kernel_size"],
+                              stride=params["stride"], padding=params["padding"],
+                              groups=params["groups"], bias=params["bias"], eps=params["eps"])
+        return chain(graph, x, [*steps, ("relu", "relu", {})])
+
+    def check(self, params: Params, node: str = "") -> None:
+        """Output channels must be divisible by the groups."""
+        if params["out_channels"] % params["groups"]:
+            raise fail(node, f"out_channels={params['out_channels']} is not divisible by "
+                             f"groups={params['groups']}")
+
+    def label(self, params: Params) -> str:
+        """E.g. ``3×3, 64, s1 p1``."""
+        return (f"{kernel_text(params['kernel_size'])}, {params['out_channels']}, "
+                f"s{_value_text(params['stride'])} p{_value_text(params['padding'])}")
+
+
+CONV_BN_RELU = ConvBnRelu(
+    key="conv_bn_relu", title="Conv-BN-ReLU", family=FAMILY, default_name="conv",
+    help="Convolution, batch norm and ReLU, as GoogLeNet's BasicConv2d (Szegedy et al. 2015)",
+    params=(
+        int_param("out_channels", 64, "Number of output feature maps"),
+        ParamSpec("kernel_size", "ints", 3, minimum=1, help="Kernel height and width"),
+        ParamSpec("stride", "ints", 1, minimum=1, help="Step of the kernel"),
+        ParamSpec("padding", "padding", 1, minimum=0, help="Zeros added on each side"),
+        int_param("groups", 1, "Convolution groups"),
+        ParamSpec("bias", "bool", False, help="Learnable bias in the convolution"),
+        ParamSpec("eps", "float", 1e-3, minimum=0.0, help="Batch norm epsilon"),
+    ),
+)
+
+
+# -- residual blocks ----------------------------------------------------------------------------
+class BasicBlock(CompositeSpec):
+    """torchvision's ResNet ``BasicBlock``: two 3×3 convolutions and a shortcut.
+
+    Body: ``conv1`` (3×3, ``stride``) → ``bn1`` → ``relu1`` → ``conv2`` → ``bn2`` →
+    [``sd``] → ``add`` ← shortcut, → ``relu2``. The ``add`` takes the residual branch
+    first and the shortcut second. torchvision reuses one ``relu`` module; here there are
+    two nodes, which have no parameters, so ``state_dict`` keys are unchanged. The optional
+    stochastic depth (Huang et al. 2016) drops the residual branch per sample in training.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the residual branch, the shortcut and their sum fed by ``x``."""
+        planes, stride = params["out_channels"], params["stride"]
+        branch = chain(graph, x, [
+            *conv_bn_steps(planes, 3, stride=stride, padding=1, conv="conv1", bn="bn1"),
+            ("relu", "relu1", {}),
+            *conv_bn_steps(planes, 3, padding=1, conv="conv2", bn="bn2"),
+        ])
+        skip = shortcut(graph, x, params["shortcut"], planes, stride)
+        return residual_join(graph, branch, skip, "relu2", params["stochastic_depth_prob"])
+
+    def check(self, params: Params, node: str = "") -> None:
+        """Only ``groups=1`` and ``base_width=64``, as torchvision's ``BasicBlock``."""
+        if params["groups"] != 1 or params["base_width"] != 64:
+            raise fail(node, "a basic block supports only groups=1 and base_width=64; "
+                             "use a bottleneck for ResNeXt and Wide ResNet")
+
+    def label(self, params: Params) -> str:
+        """E.g. ``128, s2, proj``."""
+        return (f"{params['out_channels']}, s{params['stride']}"
+                f"{_SHORTCUT_LABEL[params['shortcut']]}"
+                f"{_drop_text(params['stochastic_depth_prob'])}")
+
+
+BASIC_BLOCK = BasicBlock(
+    key="basic_block", title="Residual Basic Block", family=FAMILY, default_name="block",
+    help="Two 3×3 convolutions plus a shortcut, as in ResNet-18/34 (He et al. 2016)",
+    params=residual_params(int_param("out_channels", 64, "Output channels (planes)")),
+)
+
+
+def bottleneck_width(params: Params) -> int:
+    """Channels of the 3×3 convolution: ``int(planes · base_width / 64) · groups``."""
+    return int(params["planes"] * (params["base_width"] / 64.0)) * params["groups"]
+
+
+class Bottleneck(CompositeSpec):
+    """torchvision's ResNet ``Bottleneck``: 1×1 → 3×3 (strided, grouped) → 1×1 and a shortcut.
+
+    Body: ``conv1`` (1×1, width) → ``bn1`` → ``relu1`` → ``conv2`` (3×3, ``stride``,
+    ``groups``) → ``bn2`` → ``relu2`` → ``conv3`` (1×1, ``planes · expansion``) → ``bn3``
+    → [``sd``] → ``add`` ← shortcut, → ``relu3``. ``width = int(planes · base_width / 64)
+    · groups``: ``base_width=128`` gives Wide ResNet-50-2 and ``groups=32,
+    base_width=4`` ResNeXt-50 32×4d. The stride sits on the 3×3 convolution (ResNet v1.5),
+    as in torchvision; the paper puts it on the first 1×1.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the residual branch, the shortcut and their sum fed by ``x``."""
+        width, stride = bottleneck_width(params), params["stride"]
+        out_channels = params["planes"] * params["expansion"]
+        branch = chain(graph, x, [
+            *conv_bn_steps(width, 1, conv="conv1", bn="bn1"),
+            ("relu", "relu1", {}),
+            *conv_bn_steps(width, 3, stride=stride, padding=1, groups=params["groups"],
+                           conv="conv2", bn="bn2"),
+            ("relu", "relu2", {}),
+            *conv_bn_steps(out_channels, 1, conv="conv3", bn="bn3"),
+        ])
+        skip = shortcut(graph, x, params["shortcut"], out_channels, stride)
+        return residual_join(graph, branch, skip, "relu3", params["stochastic_depth_prob"])
+
+    def check(self, params: Params, node: str = "") -> None:
+        """The 3×3 convolution must keep at least one channel per group."""
+        if bottleneck_width(params) < 1:
+            raise fail(node, f"planes={params['planes']} × base_width="
+                             f"{params['base_width']}/64 leaves no channel per group")
+
+    def label(self, params: Params) -> str:
+        """E.g. ``128→512, s2, g32, proj``."""
+        groups = f", g{params['groups']}" if params["groups"] > 1 else ""
+        return (f"{bottleneck_width(params)}→{params['planes'] * params['expansion']}, "
+                f"s{params['stride']}{groups}{_SHORTCUT_LABEL[params['shortcut']]}"
+                f"{_drop_text(params['stochastic_depth_prob'])}")
+
+
+BOTTLENECK = Bottleneck(
+    key="bottleneck", title="Residual Bottleneck", family=FAMILY, default_name="bottleneck",
+    help="1×1, 3×3 and 1×1 convolutions plus a shortcut, as in ResNet-50+ (He et al. 2016)",
+    params=(*residual_params(int_param("planes", 64, "Width before expansion")),
+            int_param("expansion", 4, "Output channels = planes × expansion")),
+)
+
+
+# -- inception ------------------------------------------------------------------------------------
+class Inception(CompositeSpec):
+    """torchvision's GoogLeNet ``Inception``: four branches concatenated along channels.
+
+    ``branch1`` 1×1; ``branch2`` 1×1 → 3×3; ``branch3`` 1×1 → ``kernel_5x5``;
+    ``branch4`` 3×3 max pool (stride 1, ceil mode) → 1×1, each convolution a
+    ``conv_bn_relu``, concatenated in that order. The paper's third branch uses a 5×5
+    kernel; torchvision uses 3×3 (a known quirk kept for its pretrained weights), which is
+    the default here: set ``kernel_5x5=5`` for the paper's block.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the four branches fed by ``x`` and their concatenation."""
+        def cbr(name: str, channels: str, kernel: int = 1) -> Step:
+            return ("conv_bn_relu", name, dict(out_channels=params[channels],
+                                               kernel_size=kernel, padding=kernel // 2,
+                                               eps=params["eps"]))
+
+        pool = ("maxpool2d", "0", dict(kernel_size=3, stride=1, padding=1, ceil_mode=True))
+        branches = [
+            add(graph, *cbr("branch1", "ch1x1")[:2], x, column=-1.5, **cbr("", "ch1x1")[2]),
+            _branch(graph, "branch2", x, -0.5,
+                    [cbr("0", "ch3x3red"), cbr("1", "ch3x3", 3)]),
+            _branch(graph, "branch3", x, 0.5,
+                    [cbr("0", "ch5x5red"), cbr("1", "ch5x5", params["kernel_5x5"])]),
+            _branch(graph, "branch4", x, 1.5, [pool, cbr("1", "pool_proj")]),
+        ]
+        return add(graph, "concat", "concat", *branches, dim=1)
+
+    def check(self, params: Params, node: str = "") -> None:
+        """``kernel_5x5`` must be odd so that padding keeps the spatial size."""
+        if params["kernel_5x5"] % 2 == 0:
+            raise fail(node, f"kernel_5x5={params['kernel_5x5']} must be odd")
+
+    def label(self, params: Params) -> str:
+        """E.g. ``256 = 64+128+32+32``."""
+        parts = [params[k] for k in ("ch1x1", "ch3x3", "ch5x5", "pool_proj")]
+        return f"{sum(parts)} = {'+'.join(str(p) for p in parts)}"
+
+
+def _branch(graph: Graph, name: str, x: Node, column: float, steps: list[Step]) -> Node:
+    """A group ``name`` holding ``steps`` in a row (a torchvision ``nn.Sequential``)."""
+    return add_group(graph, name, x, lambda body, inp: chain(body, inp, steps), column)
+
+
+def _channels(name: str, default: int, help: str) -> ParamSpec:
+    return int_param(name, default, help)
+
+
+INCEPTION = Inception(
+    key="inception", title="Inception", family=FAMILY, default_name="inception",
+    help="Four parallel branches concatenated, as in GoogLeNet (Szegedy et al. 2015)",
+    params=(
+        _channels("ch1x1", 64, "Output channels of the 1×1 branch"),
+        _channels("ch3x3red", 96, "1×1 reduction before the 3×3 convolution"),
+        _channels("ch3x3", 128, "Output channels of the 3×3 branch"),
+        _channels("ch5x5red", 16, "1×1 reduction before the '5×5' convolution"),
+        _channels("ch5x5", 32, "Output channels of the '5×5' branch"),
+        _channels("pool_proj", 32, "1×1 projection after the 3×3 max pool"),
+        int_param("kernel_5x5", 3, "Kernel of the '5×5' branch: 3 as torchvision, 5 as the "
+                                   "paper", maximum=11),
+        ParamSpec("eps", "float", 1e-3, minimum=0.0, help="Batch norm epsilon"),
+    ),
+)

@@ -1,0 +1,327 @@
+"""Analysis: every node's output shape, cost and receptive field, and every error.
+
+One pass over the graph, in topological order per graph level, recursing into group
+bodies. Each block's analytic :meth:`~netbuilder.core.spec.BlockSpec.infer` does the
+arithmetic; this module wires shapes along edges, sums costs, propagates the receptive
+field and turns problems into :class:`Issue` objects attached to the node (and edge) that
+causes them. A problem never stops the analysis of the rest of the graph: a node whose
+inputs are unknown is simply left without a shape.
+
+:class:`Analyzer` keeps the result of the previous pass and re-infers only nodes whose
+parameters or input shapes changed, so re-analysis after a single edit costs little more
+than walking the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any
+
+from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.spec import (
+    GROUP_INPUT,
+    GROUP_OUTPUT,
+    INPUT,
+    OUTPUT,
+    Inference,
+    Shape,
+    ShapeError,
+)
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem, attached to ``node`` (and ``edge`` where one wire is at fault).
+
+    Attributes:
+        message: What is wrong, naming every node involved.
+        node: Id of the node the problem is shown on (None for graph-wide problems).
+        nodes: Ids of every node involved (the node itself first).
+        edge: The wire at fault, if one is.
+        severity: ``"error"`` (the graph cannot compile) or ``"warning"``.
+    """
+
+    message: str
+    node: str | None = None
+    nodes: tuple[str, ...] = ()
+    edge: Edge | None = None
+    severity: str = ERROR
+
+
+@dataclass
+class NodeInfo:
+    """What the analysis knows about one node.
+
+    Attributes:
+        node: The node id.
+        inputs: Input shapes, one per incoming edge in edge order (a group: one per input
+            port, in port order); ``None`` where the producer has no shape.
+        outputs: Output shape per output port (empty when unknown).
+        params: Learnable parameters (a group: the sum over its body).
+        buffers: Non-learnable stored values (batch-norm running statistics).
+        macs: Multiply-accumulates per sample.
+        rf: Receptive field along the first spatial axis, in input pixels.
+        jump: Distance in input pixels between neighbouring outputs (cumulative stride).
+        formulas: The arithmetic behind the numbers.
+        issues: Problems attached to this node.
+    """
+
+    node: str
+    inputs: tuple[Shape | None, ...] = ()
+    outputs: dict[str, Shape] = field(default_factory=dict)
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    rf: int = 1
+    jump: int = 1
+    formulas: tuple[str, ...] = ()
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def shape(self) -> Shape | None:
+        """The shape of the first output, or None when unknown."""
+        return next(iter(self.outputs.values()), None)
+
+    @property
+    def activations(self) -> int:
+        """Output elements per sample (what the forward pass stores for backward)."""
+        return sum(prod(s) for s in self.outputs.values())
+
+    @property
+    def ok(self) -> bool:
+        """Whether no error is attached to the node."""
+        return not any(i.severity == ERROR for i in self.issues)
+
+
+@dataclass
+class Analysis:
+    """The result of analysing a whole graph."""
+
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    total_params: int = 0
+    total_buffers: int = 0
+    total_macs: int = 0
+    total_activations: int = 0
+
+    @property
+    def errors(self) -> list[Issue]:
+        """Issues of severity error."""
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Issues of severity warning."""
+        return [i for i in self.issues if i.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        """Whether the graph has no error (it can compile)."""
+        return not self.errors
+
+    def info(self, node_id: str) -> NodeInfo:
+        """The info of ``node_id``."""
+        return self.nodes[node_id]
+
+    @property
+    def model_size_mb(self) -> float:
+        """Parameters and buffers at float32, in MB (10⁶ bytes)."""
+        return (self.total_params + self.total_buffers) * 4 / 1e6
+
+
+def format_shape(shape: Shape | None) -> str:
+    """``(3, 32, 32)`` → ``3×32×32``; unknown → ``?``."""
+    return "?" if shape is None else "×".join(str(d) for d in shape)
+
+
+_CacheKey = tuple[Any, ...]
+
+
+class Analyzer:
+    """Analyses a graph, re-inferring only nodes whose inputs or parameters changed."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._cache: dict[str, tuple[_CacheKey, Inference | ShapeError]] = {}
+        self.result = Analysis()
+
+    def run(self) -> Analysis:
+        """Analyse the whole graph and return (and keep) the result."""
+        result = Analysis()
+        self._level(self.graph, result, {}, top=True)
+        for graph, node in self.graph.walk():
+            info = result.nodes.get(node.id)
+            if info is not None:
+                result.issues.extend(info.issues)
+        tops = [result.nodes[n] for n in self.graph.nodes if n in result.nodes]
+        result.total_params = sum(i.params for i in tops)
+        result.total_buffers = sum(i.buffers for i in tops)
+        result.total_macs = sum(i.macs for i in tops)
+        result.total_activations = sum(
+            i.activations for g, n in self.graph.walk() if not n.is_group
+            and (i := result.nodes.get(n.id)) is not None)
+        live = {n.id for _, n in self.graph.walk()}
+        for stale in set(self._cache) - live:
+            del self._cache[stale]
+        self.result = result
+        return result
+
+    # -- one graph level ------------------------------------------------------------
+    def _level(self, graph: Graph, result: Analysis,
+               ports: dict[str, tuple[Shape | None, int, int]], top: bool = False) -> None:
+        order = graph.topological_order()
+        for nid in order:
+            node = graph.nodes[nid]
+            info = NodeInfo(nid)
+            result.nodes[nid] = info
+            if node.type == GROUP_INPUT:
+                shape, info.rf, info.jump = ports.get(node.name, (None, 1, 1))
+                if shape is not None:
+                    info.outputs = {"out": shape}
+                continue
+            self._node(graph, node, info, result)
+        self._report_cycles(graph, order, result)
+        self._report_structure(graph, result, top)
+
+    def _node(self, graph: Graph, node: Node, info: NodeInfo, result: Analysis) -> None:
+        edges = graph.in_edges(node.id)
+        producers = [result.nodes.get(e.source) for e in edges]
+        shapes = tuple(None if p is None else p.outputs.get(e.source_port)
+                       for p, e in zip(producers, edges))
+        connected = self._check_ports(graph, node, edges, info)
+        rf_in = max((p.rf for p in producers if p is not None), default=1)
+        jump_in = max((p.jump for p in producers if p is not None), default=1)
+        if node.body is not None:
+            info.inputs = self._group_inputs(graph, node, edges, shapes)
+            self._group(graph, node, info, result, rf_in, jump_in)
+            return
+        if not connected:
+            return
+        info.inputs = shapes
+        if any(s is None for s in shapes):
+            return
+        outcome = self._infer(graph, node, shapes)
+        if isinstance(outcome, ShapeError):
+            info.issues.append(self._shape_issue(graph, node, edges, shapes, outcome))
+            return
+        outputs = graph.spec(node).outputs
+        info.outputs = {port: outcome.shape for port in outputs} if outputs else {}
+        if node.type in (OUTPUT, GROUP_OUTPUT):
+            info.outputs = {"out": outcome.shape}
+        info.params, info.buffers, info.macs = outcome.params, outcome.buffers, outcome.macs
+        info.formulas = outcome.formulas
+        info.rf = rf_in + (outcome.kernel - 1) * jump_in
+        info.jump = jump_in * outcome.stride
+
+    def _infer(self, graph: Graph, node: Node,
+               shapes: tuple[Shape | None, ...]) -> Inference | ShapeError:
+        key = (node.type, shapes)
+        cached = self._cache.get(node.id)
+        if cached is not None and cached[0][0] is node.resolved and cached[0][1] == key:
+            return cached[1]
+        try:
+            outcome: Inference | ShapeError = graph.spec(node).infer(
+                node.resolved, shapes)  # type: ignore[arg-type]
+        except ShapeError as error:
+            outcome = error
+        except Exception as error:  # noqa: BLE001 - a faulty spec must not stop analysis
+            outcome = ShapeError(f"cannot analyse {node.type}: {error!r}")
+        self._cache[node.id] = ((node.resolved, key), outcome)
+        return outcome
+
+    def _check_ports(self, graph: Graph, node: Node, edges: Sequence[Edge],
+                     info: NodeInfo) -> bool:
+        connected = {e.target_port for e in edges}
+        missing = [p.name for p in graph.input_ports(node) if p.name not in connected]
+        for port in missing:
+            where = f"input {port!r} of {node.name}" if len(graph.input_ports(node)) > 1 \
+                else f"the input of {node.name}"
+            info.issues.append(Issue(f"{node.name}: {where} is not connected",
+                                     node.id, (node.id,)))
+        return not missing
+
+    def _group_inputs(self, graph: Graph, node: Node, edges: Sequence[Edge],
+                      shapes: tuple[Shape | None, ...]) -> tuple[Shape | None, ...]:
+        by_port = {e.target_port: s for e, s in zip(edges, shapes)}
+        return tuple(by_port.get(p.name) for p in graph.input_ports(node))
+
+    def _group(self, graph: Graph, node: Node, info: NodeInfo, result: Analysis,
+               rf_in: int, jump_in: int) -> None:
+        body = node.body
+        assert body is not None
+        names = [p.name for p in graph.input_ports(node)]
+        ports = {name: (shape, rf_in, jump_in) for name, shape in zip(names, info.inputs)}
+        self._level(body, result, ports)
+        for child in body.nodes.values():
+            sub = result.nodes.get(child.id)
+            if sub is None:
+                continue
+            if child.type == GROUP_OUTPUT:
+                if sub.shape is not None:
+                    info.outputs[child.name] = sub.shape
+                info.rf, info.jump = max(info.rf, sub.rf), max(info.jump, sub.jump)
+            info.params += sub.params
+            info.buffers += sub.buffers
+            info.macs += sub.macs
+
+    # -- messages ---------------------------------------------------------------------
+    def _shape_issue(self, graph: Graph, node: Node, edges: Sequence[Edge],
+                     shapes: tuple[Shape | None, ...], error: ShapeError) -> Issue:
+        message = f"{node.name}: {error.message}"
+        culprits = [i for i in error.inputs if 0 <= i < len(edges)]
+        if culprits:
+            parts = [f"{self._producer_name(graph, edges[i])} gives {format_shape(shapes[i])}"
+                     for i in culprits]
+            message += " (" + ", ".join(parts) + ")"
+        nodes = (node.id,) + tuple(dict.fromkeys(edges[i].source for i in culprits))
+        edge = edges[culprits[-1]] if culprits else None
+        return Issue(message, node.id, nodes, edge)
+
+    @staticmethod
+    def _producer_name(graph: Graph, edge: Edge) -> str:
+        source = graph.nodes[edge.source]
+        if source.body is not None and len(graph.output_ports(source)) > 1:
+            return f"{source.name}.{edge.source_port}"
+        return source.name
+
+    def _report_cycles(self, graph: Graph, order: list[str], result: Analysis) -> None:
+        if len(order) == len(graph.nodes):
+            return
+        ordered = set(order)
+        stuck = [nid for nid in graph.nodes if nid not in ordered]
+        names = ", ".join(graph.nodes[n].name for n in stuck)
+        for nid in stuck:
+            info = NodeInfo(nid)
+            info.issues.append(Issue(
+                f"{graph.nodes[nid].name}: part of a cycle or fed by one ({names})",
+                nid, tuple(stuck)))
+            result.nodes[nid] = info
+
+    def _report_structure(self, graph: Graph, result: Analysis, top: bool) -> None:
+        kinds = (INPUT, OUTPUT) if top else (GROUP_INPUT, GROUP_OUTPUT)
+        has_out = any(n.type == kinds[1] for n in graph.nodes.values())
+        if top and not any(n.type == INPUT for n in graph.nodes.values()) and graph.nodes:
+            result.issues.append(Issue("the graph has no input node"))
+        if top and graph.nodes and not has_out:
+            result.issues.append(Issue("the graph has no output node", severity=WARNING))
+        if not has_out:
+            return
+        for node in graph.nodes.values():
+            if node.type in (OUTPUT, GROUP_OUTPUT) or graph.out_edges(node.id):
+                continue
+            if not graph.output_ports(node):
+                continue
+            info = result.nodes.get(node.id)
+            if info is not None:
+                info.issues.append(Issue(
+                    f"{node.name}: its output is not used", node.id, (node.id,),
+                    severity=WARNING))
+
+
+def analyze(graph: Graph) -> Analysis:
+    """Analyse ``graph`` from scratch."""
+    return Analyzer(graph).run()

@@ -1,0 +1,605 @@
+"""Undoable edits of a :class:`~netbuilder.core.graph.Graph`, and the history that runs them.
+
+Every edit the editor makes is a :class:`Command`. A command validates when it is built
+(raising a typed :class:`~netbuilder.core.errors.GraphError`, nothing changed), then
+:meth:`Command.redo` applies it and :meth:`Command.undo` reverts it exactly: the primitives
+it uses report positions, so node order and multi-input edge order come back as they were.
+Compound edits are :class:`Macro` commands whose children run in order and undo in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from netbuilder.core.errors import GraphError, GroupError
+from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT
+
+
+class Command:
+    """One undoable edit. Subclasses implement :meth:`redo` and :meth:`undo`."""
+
+    text = "Edit"
+    merge_key: Any = None
+
+    def redo(self) -> None:
+        """Apply the edit."""
+        raise NotImplementedError
+
+    def undo(self) -> None:
+        """Revert the edit exactly."""
+        raise NotImplementedError
+
+    def merge(self, other: Command) -> bool:
+        """Absorb ``other`` (the next command) into this one; return whether it did."""
+        return False
+
+
+class Macro(Command):
+    """A compound edit: children run in order and are undone in reverse."""
+
+    def __init__(self, text: str, children: Sequence[Command] = ()) -> None:
+        self.text = text
+        self.children = list(children)
+
+    def redo(self) -> None:
+        graph = self._graph()
+        with graph.batch() if graph else _nothing():
+            for child in self.children:
+                child.redo()
+
+    def undo(self) -> None:
+        graph = self._graph()
+        with graph.batch() if graph else _nothing():
+            for child in reversed(self.children):
+                child.undo()
+
+    def _graph(self) -> Graph | None:
+        for child in self.children:
+            graph = getattr(child, "graph", None)
+            if graph is not None:
+                return graph
+            if isinstance(child, Macro):
+                found = child._graph()
+                if found is not None:
+                    return found
+        return None
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# -- node and edge commands ---------------------------------------------------------------
+class InsertNode(Command):
+    """Insert an already built node (see :meth:`Graph.new_node`)."""
+
+    def __init__(self, graph: Graph, node: Node, index: int | None = None,
+                 check: bool = True) -> None:
+        if check:
+            graph.check_name(node.name)
+        self.graph, self.node, self.index = graph, node, index
+        self.text = f"Add {node.name}"
+
+    def redo(self) -> None:
+        self.graph._insert_node(self.node, self.index)
+
+    def undo(self) -> None:
+        self.index = self.graph._delete_node(self.node.id)
+
+
+def add_node(graph: Graph, block_type: str, name: str | None = None, *,
+             pos: tuple[float, float] = (0.0, 0.0), **params: Any) -> InsertNode:
+    """The command that adds a new ``block_type`` node."""
+    return InsertNode(graph, graph.new_node(block_type, name, pos=pos, **params))
+
+
+class AddEdge(Command):
+    """Connect two ports (validated: ports, occupancy, cycles)."""
+
+    def __init__(self, graph: Graph, edge: Edge, index: int | None = None,
+                 check: bool = True) -> None:
+        if check:
+            graph.check_edge(edge)
+        self.graph, self.edge, self.index = graph, edge, index
+        self.text = f"Connect {graph.nodes[edge.source].name} → {graph.nodes[edge.target].name}"
+
+    def redo(self) -> None:
+        self.graph._insert_edge(self.edge, self.index)
+
+    def undo(self) -> None:
+        self.index = self.graph._delete_edge(self.edge)
+
+
+def connect(graph: Graph, source: str, target: str, source_port: str | None = None,
+            target_port: str | None = None) -> AddEdge:
+    """The command that connects ``source`` to ``target`` on default or given ports."""
+    return AddEdge(graph, graph.default_edge(source, target, source_port, target_port))
+
+
+class RemoveEdge(Command):
+    """Disconnect one edge."""
+
+    def __init__(self, graph: Graph, edge: Edge) -> None:
+        if edge not in graph.edges:
+            raise GraphError("that connection does not exist", (edge.source, edge.target))
+        self.graph, self.edge, self.index = graph, edge, graph.edges.index(edge)
+        self.text = f"Disconnect {graph.nodes[edge.source].name} → {graph.nodes[edge.target].name}"
+
+    def redo(self) -> None:
+        self.index = self.graph._delete_edge(self.edge)
+
+    def undo(self) -> None:
+        self.graph._insert_edge(self.edge, self.index)
+
+
+class _DeleteNode(Command):
+    def __init__(self, graph: Graph, node: Node) -> None:
+        self.graph, self.node, self.index = graph, node, 0
+
+    def redo(self) -> None:
+        self.index = self.graph._delete_node(self.node.id)
+
+    def undo(self) -> None:
+        self.graph._insert_node(self.node, self.index)
+
+
+def _edges_touching(graph: Graph, ids: set[str]) -> list[Edge]:
+    return [e for e in graph.edges if e.source in ids or e.target in ids]
+
+
+def remove_nodes(graph: Graph, node_ids: Iterable[str]) -> Macro:
+    """Remove nodes and, as child commands, every edge touching them."""
+    ids = list(dict.fromkeys(node_ids))
+    nodes = [graph.node(i) for i in ids]
+    names = ", ".join(n.name for n in nodes[:3]) + ("…" if len(nodes) > 3 else "")
+    macro = Macro(f"Delete {names}")
+    for edge in reversed(_edges_touching(graph, set(ids))):
+        macro.children.append(RemoveEdge(graph, edge))
+    for node in nodes:
+        macro.children.append(_DeleteNode(graph, node))
+    return macro
+
+
+# -- value commands -----------------------------------------------------------------
+class SetParams(Command):
+    """Set parameters of a node; a composite block's body is regenerated to match.
+
+    Consecutive edits of the same parameter of the same node merge into one step, so
+    typing ``128`` into a spin box is one undo.
+    """
+
+    def __init__(self, graph: Graph, node_id: str, changes: Mapping[str, Any]) -> None:
+        node = graph.node(node_id)
+        spec = graph.spec(node)
+        new = dict(node.params)
+        for name, value in changes.items():
+            new[name] = spec.param(name).validate(value, node.name)
+        spec.resolve(new, node.name)
+        self.graph, self.node_id = graph, node_id
+        self.old, self.new = dict(node.params), new
+        self.old_body = self.new_body = None
+        if spec.is_composite:
+            self.old_body = node.body
+            self.new_body = spec.body(spec.resolve(new, node.name))
+        keys = ", ".join(changes)
+        self.text = f"Set {node.name}.{keys}"
+        self.merge_key = ("params", node_id, tuple(sorted(changes)))
+
+    def redo(self) -> None:
+        with self.graph.batch():
+            self.graph._set_params(self.node_id, self.new)
+            if self.new_body is not None:
+                self.graph._replace_body(self.node_id, self.new_body)
+
+    def undo(self) -> None:
+        with self.graph.batch():
+            self.graph._set_params(self.node_id, self.old)
+            if self.old_body is not None:
+                self.graph._replace_body(self.node_id, self.old_body)
+
+    def merge(self, other: Command) -> bool:
+        if not isinstance(other, SetParams) or other.merge_key != self.merge_key:
+            return False
+        self.new, self.new_body = other.new, other.new_body
+        return True
+
+
+def set_param(graph: Graph, node_id: str, name: str, value: Any) -> SetParams:
+    """The command that sets one parameter."""
+    return SetParams(graph, node_id, {name: value})
+
+
+class MoveNodes(Command):
+    """Move nodes; consecutive moves of the same set of nodes merge into one step."""
+
+    def __init__(self, graph: Graph, positions: Mapping[str, tuple[float, float]]) -> None:
+        self.graph = graph
+        self.new = {nid: (float(p[0]), float(p[1])) for nid, p in positions.items()}
+        self.old = {nid: graph.node(nid).pos for nid in positions}
+        names = [graph.nodes[n].name for n in positions]
+        self.text = f"Move {names[0]}" if len(names) == 1 else f"Move {len(names)} nodes"
+        self.merge_key = ("move", frozenset(positions))
+
+    def redo(self) -> None:
+        with self.graph.batch():
+            for nid, pos in self.new.items():
+                self.graph._set_pos(nid, pos)
+
+    def undo(self) -> None:
+        with self.graph.batch():
+            for nid, pos in self.old.items():
+                self.graph._set_pos(nid, pos)
+
+    def merge(self, other: Command) -> bool:
+        if not isinstance(other, MoveNodes) or other.merge_key != self.merge_key:
+            return False
+        self.new = other.new
+        return True
+
+
+class Rename(Command):
+    """Rename a node (validated: legal and unique in its graph)."""
+
+    def __init__(self, graph: Graph, node_id: str, name: str, check: bool = True) -> None:
+        node = graph.node(node_id)
+        if check:
+            graph.check_name(name, node_id)
+        self.graph, self.node_id, self.old, self.new = graph, node_id, node.name, name
+        self.text = f"Rename {node.name} to {name}"
+
+    def redo(self) -> None:
+        self.graph._set_name(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.graph._set_name(self.node_id, self.old)
+
+
+class SetAttribute(Command):
+    """Set ``frozen``, ``init`` or ``collapsed`` of a node."""
+
+    ATTRIBUTES = ("frozen", "init", "collapsed")
+
+    def __init__(self, graph: Graph, node_id: str, attr: str, value: Any) -> None:
+        if attr not in self.ATTRIBUTES:
+            raise GraphError(f"cannot set {attr!r} of a node", (node_id,))
+        node = graph.node(node_id)
+        self.graph, self.node_id, self.attr = graph, node_id, attr
+        self.old, self.new = getattr(node, attr), value
+        verb = {"frozen": "Freeze" if value else "Unfreeze",
+                "collapsed": "Collapse" if value else "Expand"}.get(attr, "Set init of")
+        self.text = f"{verb} {node.name}"
+
+    def redo(self) -> None:
+        self.graph._set_attr(self.node_id, self.attr, self.new)
+
+    def undo(self) -> None:
+        self.graph._set_attr(self.node_id, self.attr, self.old)
+
+
+# -- structural commands ----------------------------------------------------------
+class _Replan(Command):
+    """Replace the whole edge list of a graph by another (used by group/ungroup)."""
+
+    def __init__(self, graph: Graph, before: list[Edge], after: list[Edge]) -> None:
+        self.graph, self.before, self.after = graph, list(before), list(after)
+
+    def _swap(self, old: list[Edge], new: list[Edge]) -> None:
+        for edge in reversed(old):
+            self.graph._delete_edge(edge)
+        for i, edge in enumerate(new):
+            self.graph._insert_edge(edge, i)
+
+    def redo(self) -> None:
+        self._swap(self.before, self.after)
+
+    def undo(self) -> None:
+        self._swap(self.after, self.before)
+
+
+def _check_convex(graph: Graph, ids: set[str]) -> None:
+    """A selection can be grouped only if no path leaves it and comes back."""
+    outside = [e.target for e in graph.edges if e.source in ids and e.target not in ids]
+    seen, stack = set(outside), list(outside)
+    while stack:
+        nid = stack.pop()
+        for edge in graph.out_edges(nid):
+            if edge.target in ids:
+                raise GroupError(
+                    f"cannot group: a path leaves the selection at "
+                    f"{graph.nodes[nid].name} and comes back into "
+                    f"{graph.nodes[edge.target].name}", (nid, edge.target))
+            if edge.target not in seen:
+                seen.add(edge.target)
+                stack.append(edge.target)
+
+
+def group_nodes(graph: Graph, node_ids: Iterable[str], name: str | None = None) -> Macro:
+    """Move nodes into a new group; wires crossing the boundary go through its ports."""
+    ids = [nid for nid in graph.nodes if nid in set(node_ids)]
+    if not ids:
+        raise GroupError("select at least one node to group")
+    for nid in set(node_ids) - set(ids):
+        graph.node(nid)
+    selected = set(ids)
+    _check_convex(graph, selected)
+    name = name or graph.unique_name("group")
+    graph.check_name(name)
+    body = Graph(graph.registry)
+    group = Node(graph.root.new_id(), GROUP, name, body=body,
+                 pos=min((graph.nodes[i].pos for i in ids), key=lambda p: (p[1], p[0])))
+    for nid in ids:
+        body.nodes[nid] = graph.nodes[nid]
+    in_ports: dict[tuple[str, str], str] = {}
+    out_ports: dict[tuple[str, str], str] = {}
+    taken = {graph.nodes[i].name for i in ids}
+    outer: list[Edge] = []
+
+    def port(table: dict[tuple[str, str], str], key: tuple[str, str], kind: str) -> str:
+        if key not in table:
+            stem = "x" if kind == GROUP_INPUT else "out"
+            pname = stem if stem not in taken else body.unique_name(stem, taken)
+            taken.add(pname)
+            pid = graph.root.new_id()
+            body.nodes[pid] = Node(pid, kind, pname, pos=(0.0, 0.0))
+            table[key] = pid
+        return table[key]
+
+    for edge in graph.edges:
+        src_in, tgt_in = edge.source in selected, edge.target in selected
+        if src_in and tgt_in:
+            body.edges.append(edge)
+        elif tgt_in:
+            pid = port(in_ports, (edge.source, edge.source_port), GROUP_INPUT)
+            body.edges.append(Edge(pid, edge.target, "out", edge.target_port))
+            new = Edge(edge.source, group.id, edge.source_port, body.nodes[pid].name)
+            if new not in outer:
+                outer.append(new)
+        elif src_in:
+            pid = port(out_ports, (edge.source, edge.source_port), GROUP_OUTPUT)
+            inner = Edge(edge.source, pid, edge.source_port, "in")
+            if inner not in body.edges:
+                body.edges.append(inner)
+            outer.append(Edge(group.id, edge.target, body.nodes[pid].name, edge.target_port))
+        else:
+            outer.append(edge)
+    _place_ports(body)
+    macro = Macro(f"Group {len(ids)} nodes as {name}")
+    macro.children.append(_Replan(graph, graph.edges, []))
+    for nid in reversed(ids):
+        macro.children.append(_DeleteNode(graph, graph.nodes[nid]))
+    macro.children.append(InsertNode(graph, group, check=False))
+    macro.children.append(_Replan(graph, [], outer))
+    macro.group = group  # type: ignore[attr-defined]
+    return macro
+
+
+def _place_ports(body: Graph) -> None:
+    inner = [n for n in body.nodes.values() if n.type not in (GROUP_INPUT, GROUP_OUTPUT)]
+    if not inner:
+        return
+    xs = [n.pos[0] for n in inner]
+    ys = [n.pos[1] for n in inner]
+    ins = [n for n in body.nodes.values() if n.type == GROUP_INPUT]
+    outs = [n for n in body.nodes.values() if n.type == GROUP_OUTPUT]
+    for k, n in enumerate(ins):
+        n.pos = (min(xs) + 200.0 * k, min(ys) - 120.0)
+    for k, n in enumerate(outs):
+        n.pos = (min(xs) + 200.0 * k, max(ys) + 120.0)
+
+
+def ungroup(graph: Graph, group_id: str) -> Macro:
+    """Dissolve a group: its body's nodes move up a level and wires are rejoined."""
+    group = graph.node(group_id)
+    if group.body is None:
+        raise GroupError(f"{group.name} is not a group", (group_id,))
+    body = group.body
+    macro = Macro(f"Ungroup {group.name}")
+    inner = [n for n in body.nodes.values() if n.type not in (GROUP_INPUT, GROUP_OUTPUT)]
+    taken = {n.name for n in graph.nodes.values() if n.id != group_id}
+    for node in inner:
+        if node.name in taken:
+            new = graph.unique_name(node.name + "_", taken | {n.name for n in inner})
+            macro.children.append(Rename(body, node.id, new, check=False))
+            taken.add(new)
+        else:
+            taken.add(node.name)
+    feeders: dict[str, list[Edge]] = {}
+    for edge in graph.in_edges(group_id):
+        feeders.setdefault(edge.target_port, []).append(edge)
+    port_ids = {n.name: n.id for n in body.nodes.values()}
+    inner_ids = {n.id for n in inner}
+
+    def sources_of(edge: Edge) -> list[tuple[str, str]]:
+        """Outer-level (node, port) pairs feeding body edge ``edge``'s source."""
+        src = body.nodes[edge.source]
+        if src.type == GROUP_INPUT:
+            return [(f.source, f.source_port) for f in feeders.get(src.name, [])]
+        return [(edge.source, edge.source_port)]
+
+    outer: list[Edge] = []
+    for edge in graph.edges:
+        if edge.target == group_id:
+            continue
+        if edge.source != group_id:
+            outer.append(edge)
+            continue
+        out_node = port_ids.get(edge.source_port)
+        for inner_edge in body.in_edges(out_node) if out_node else []:
+            for src, sport in sources_of(inner_edge):
+                new = Edge(src, edge.target, sport, edge.target_port)
+                if new not in outer:
+                    outer.append(new)
+    for edge in body.edges:
+        if edge.target in inner_ids:
+            for src, sport in sources_of(edge):
+                outer.append(Edge(src, edge.target, sport, edge.target_port))
+    index = list(graph.nodes).index(group_id)
+    macro.children.append(_Replan(graph, graph.edges, []))
+    macro.children.append(_DeleteNode(graph, group))
+    for k, node in enumerate(inner):
+        macro.children.append(_InsertExisting(graph, node, index + k))
+    macro.children.append(_Replan(graph, [], outer))
+    return macro
+
+
+class _AppendEdge(Command):
+    def __init__(self, graph: Graph, edge: Edge) -> None:
+        self.graph, self.edge = graph, edge
+
+    def redo(self) -> None:
+        self.graph._insert_edge(self.edge)
+
+    def undo(self) -> None:
+        self.graph._delete_edge(self.edge)
+
+
+class _InsertExisting(Command):
+    def __init__(self, graph: Graph, node: Node, index: int) -> None:
+        self.graph, self.node, self.index = graph, node, index
+
+    def redo(self) -> None:
+        self.graph._insert_node(self.node, self.index)
+
+    def undo(self) -> None:
+        self.graph._delete_node(self.node.id)
+
+
+def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
+          offset: tuple[float, float] = (0.0, 0.0)) -> Macro:
+    """Insert a fragment (fresh nodes, edges among them): names made unique, ids fresh."""
+    macro = Macro(f"Paste {len(nodes)} node{'s' if len(nodes) != 1 else ''}")
+    taken = {n.name for n in graph.nodes.values()}
+    renames: dict[str, str] = {}
+    for node in nodes:
+        old_id = node.id
+        node.id = graph.root.new_id()
+        renames[old_id] = node.id
+        if node.name in taken:
+            stem = node.name.rstrip("0123456789") or node.type
+            node.name = graph.unique_name(stem, taken)
+        taken.add(node.name)
+        node.pos = (node.pos[0] + offset[0], node.pos[1] + offset[1])
+    for node in nodes:
+        macro.children.append(InsertNode(graph, node, check=False))
+    for edge in edges:
+        new = Edge(renames[edge.source], renames[edge.target], edge.source_port, edge.target_port)
+        macro.children.append(_AppendEdge(graph, new))
+    macro.pasted = [n.id for n in nodes]  # type: ignore[attr-defined]
+    return macro
+
+
+# -- history ----------------------------------------------------------------------
+class History:
+    """Undo/redo stack of commands, with a clean mark for "unsaved changes".
+
+    Listeners are called with no arguments after every push, undo, redo or clean change.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._stack: list[Command] = []
+        self._index = 0
+        self._clean: int | None = 0
+        self._limit = limit
+        self._merge_open = True
+        self._listeners: list[Callable[[], None]] = []
+
+    def connect(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever the history changes."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def push(self, command: Command) -> Command:
+        """Apply ``command`` and record it (merging into the previous step if it can)."""
+        command.redo()
+        del self._stack[self._index:]
+        top = self._stack[-1] if self._stack else None
+        if (top is not None and self._merge_open and self._clean != self._index
+                and top.merge(command)):
+            self._changed()
+            return top
+        self._stack.append(command)
+        self._index = len(self._stack)
+        self._merge_open = True
+        if len(self._stack) > self._limit:
+            del self._stack[0]
+            self._index -= 1
+            self._clean = None if self._clean in (None, 0) else self._clean - 1
+        self._changed()
+        return command
+
+    def seal(self) -> None:
+        """Stop the next command from merging into the last (e.g. on mouse release)."""
+        self._merge_open = False
+
+    def undo(self) -> bool:
+        """Revert the last step; return whether there was one."""
+        if not self._index:
+            return False
+        self._index -= 1
+        self._stack[self._index].undo()
+        self._merge_open = False
+        self._changed()
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the next step; return whether there was one."""
+        if self._index == len(self._stack):
+            return False
+        self._stack[self._index].redo()
+        self._index += 1
+        self._merge_open = False
+        self._changed()
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return self._index > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._index < len(self._stack)
+
+    @property
+    def undo_text(self) -> str:
+        """Name of the step Undo would revert ("" if none)."""
+        return self._stack[self._index - 1].text if self._index else ""
+
+    @property
+    def redo_text(self) -> str:
+        """Name of the step Redo would apply ("" if none)."""
+        return self._stack[self._index].text if self.can_redo else ""
+
+    def __len__(self) -> int:
+        return len(self._stack)
+
+    @property
+    def index(self) -> int:
+        """Number of steps currently applied."""
+        return self._index
+
+    def set_clean(self) -> None:
+        """Mark the current state as saved."""
+        self._clean = self._index
+        self._merge_open = False
+        self._changed()
+
+    @property
+    def is_clean(self) -> bool:
+        """Whether the graph is as it was when last marked clean."""
+        return self._clean == self._index
+
+    def clear(self) -> None:
+        """Forget every step."""
+        self._stack.clear()
+        self._index = 0
+        self._clean = 0
+        self._changed()
