@@ -153,7 +153,7 @@ class Analyzer:
         """Analyse the whole graph and return (and keep) the result."""
         result = Analysis()
         self._level(self.graph, result, {}, top=True)
-        for graph, node in self.graph.walk():
+        for _graph, node in self.graph.walk():
             info = result.nodes.get(node.id)
             if info is not None:
                 result.issues.extend(info.issues)
@@ -228,7 +228,7 @@ class Analyzer:
                 node.resolved, shapes)  # type: ignore[arg-type]
         except ShapeError as error:
             outcome = error
-        except Exception as error:  # noqa: BLE001 - a faulty spec must not stop analysis
+        except Exception as error:
             outcome = ShapeError(f"cannot analyse {node.type}: {error!r}")
         self._cache[node.id] = ((node.resolved, key), outcome)
         return outcome
@@ -277,7 +277,7 @@ class Analyzer:
             parts = [f"{self._producer_name(graph, edges[i])} gives {format_shape(shapes[i])}"
                      for i in culprits]
             message += " (" + ", ".join(parts) + ")"
-        nodes = (node.id,) + tuple(dict.fromkeys(edges[i].source for i in culprits))
+        nodes = (node.id, *tuple(dict.fromkeys(edges[i].source for i in culprits)))
         edge = edges[culprits[-1]] if culprits else None
         return Issue(message, node.id, nodes, edge)
 

@@ -9,7 +9,7 @@ Compound edits are :class:`Macro` commands whose children run in order and undo 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from netbuilder.core.errors import GraphError, GroupError
@@ -153,12 +153,30 @@ def _edges_touching(graph: Graph, ids: set[str]) -> list[Edge]:
     return [e for e in graph.edges if e.source in ids or e.target in ids]
 
 
+def _port_edges(graph: Graph, node: Node) -> list[Edge]:
+    """Edges of the enclosing graph that use the group port that ``node`` stands for."""
+    owner, parent = graph.owner, graph.parent
+    if owner is None or parent is None:
+        return []
+    if node.type == GROUP_INPUT:
+        return [e for e in parent.in_edges(owner.id) if e.target_port == node.name]
+    if node.type == GROUP_OUTPUT:
+        return [e for e in parent.out_edges(owner.id) if e.source_port == node.name]
+    return []
+
+
 def remove_nodes(graph: Graph, node_ids: Iterable[str]) -> Macro:
-    """Remove nodes and, as child commands, every edge touching them."""
+    """Remove nodes and, as child commands, every edge touching them.
+
+    Removing a group's port node also removes the outer wires on that port.
+    """
     ids = list(dict.fromkeys(node_ids))
     nodes = [graph.node(i) for i in ids]
     names = ", ".join(n.name for n in nodes[:3]) + ("…" if len(nodes) > 3 else "")
     macro = Macro(f"Delete {names}")
+    for node in nodes:
+        for edge in reversed(_port_edges(graph, node)):
+            macro.children.append(RemoveEdge(graph.parent, edge))  # type: ignore[arg-type]
     for edge in reversed(_edges_touching(graph, set(ids))):
         macro.children.append(RemoveEdge(graph, edge))
     for node in nodes:
@@ -244,7 +262,10 @@ class MoveNodes(Command):
 
 
 class Rename(Command):
-    """Rename a node (validated: legal and unique in its graph)."""
+    """Rename a node (validated: legal and unique in its graph).
+
+    Renaming a group's port node renames the port: the outer wires follow.
+    """
 
     def __init__(self, graph: Graph, node_id: str, name: str, check: bool = True) -> None:
         node = graph.node(node_id)
@@ -252,12 +273,30 @@ class Rename(Command):
             graph.check_name(name, node_id)
         self.graph, self.node_id, self.old, self.new = graph, node_id, node.name, name
         self.text = f"Rename {node.name} to {name}"
+        self.outer = [(e, _renamed_port(e, node.type, name)) for e in _port_edges(graph, node)]
 
     def redo(self) -> None:
-        self.graph._set_name(self.node_id, self.new)
+        with self.graph.batch():
+            self.graph._set_name(self.node_id, self.new)
+            self._swap(0, 1)
 
     def undo(self) -> None:
-        self.graph._set_name(self.node_id, self.old)
+        with self.graph.batch():
+            self.graph._set_name(self.node_id, self.old)
+            self._swap(1, 0)
+
+    def _swap(self, old: int, new: int) -> None:
+        parent = self.graph.parent
+        for pair in self.outer:
+            assert parent is not None
+            index = parent._delete_edge(pair[old])
+            parent._insert_edge(pair[new], index)
+
+
+def _renamed_port(edge: Edge, kind: str, name: str) -> Edge:
+    if kind == GROUP_INPUT:
+        return Edge(edge.source, edge.target, edge.source_port, name)
+    return Edge(edge.source, edge.target, name, edge.target_port)
 
 
 class SetAttribute(Command):
@@ -324,6 +363,10 @@ def group_nodes(graph: Graph, node_ids: Iterable[str], name: str | None = None) 
     ids = [nid for nid in graph.nodes if nid in set(node_ids)]
     if not ids:
         raise GroupError("select at least one node to group")
+    ports = [graph.nodes[i].name for i in ids
+             if graph.nodes[i].type in (GROUP_INPUT, GROUP_OUTPUT)]
+    if ports:
+        raise GroupError(f"cannot group the group's own ports ({', '.join(ports)})")
     for nid in set(node_ids) - set(ids):
         graph.node(nid)
     selected = set(ids)
@@ -368,7 +411,7 @@ def group_nodes(graph: Graph, node_ids: Iterable[str], name: str | None = None) 
             outer.append(Edge(group.id, edge.target, body.nodes[pid].name, edge.target_port))
         else:
             outer.append(edge)
-    _place_ports(body)
+    _place_ports(body, set(in_ports.values()) | set(out_ports.values()))
     macro = Macro(f"Group {len(ids)} nodes as {name}")
     macro.children.append(_Replan(graph, graph.edges, []))
     for nid in reversed(ids):
@@ -379,14 +422,15 @@ def group_nodes(graph: Graph, node_ids: Iterable[str], name: str | None = None) 
     return macro
 
 
-def _place_ports(body: Graph) -> None:
-    inner = [n for n in body.nodes.values() if n.type not in (GROUP_INPUT, GROUP_OUTPUT)]
+def _place_ports(body: Graph, new: set[str]) -> None:
+    """Put the new port nodes above (inputs) and below (outputs) the body's nodes."""
+    inner = [n for n in body.nodes.values() if n.id not in new]
     if not inner:
         return
     xs = [n.pos[0] for n in inner]
     ys = [n.pos[1] for n in inner]
-    ins = [n for n in body.nodes.values() if n.type == GROUP_INPUT]
-    outs = [n for n in body.nodes.values() if n.type == GROUP_OUTPUT]
+    ins = [n for n in body.nodes.values() if n.id in new and n.type == GROUP_INPUT]
+    outs = [n for n in body.nodes.values() if n.id in new and n.type == GROUP_OUTPUT]
     for k, n in enumerate(ins):
         n.pos = (min(xs) + 200.0 * k, min(ys) - 120.0)
     for k, n in enumerate(outs):
@@ -492,114 +536,3 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
         macro.children.append(_AppendEdge(graph, new))
     macro.pasted = [n.id for n in nodes]  # type: ignore[attr-defined]
     return macro
-
-
-# -- history ----------------------------------------------------------------------
-class History:
-    """Undo/redo stack of commands, with a clean mark for "unsaved changes".
-
-    Listeners are called with no arguments after every push, undo, redo or clean change.
-    """
-
-    def __init__(self, limit: int = 1000) -> None:
-        self._stack: list[Command] = []
-        self._index = 0
-        self._clean: int | None = 0
-        self._limit = limit
-        self._merge_open = True
-        self._listeners: list[Callable[[], None]] = []
-
-    def connect(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` whenever the history changes."""
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in list(self._listeners):
-            listener()
-
-    def push(self, command: Command) -> Command:
-        """Apply ``command`` and record it (merging into the previous step if it can)."""
-        command.redo()
-        del self._stack[self._index:]
-        top = self._stack[-1] if self._stack else None
-        if (top is not None and self._merge_open and self._clean != self._index
-                and top.merge(command)):
-            self._changed()
-            return top
-        self._stack.append(command)
-        self._index = len(self._stack)
-        self._merge_open = True
-        if len(self._stack) > self._limit:
-            del self._stack[0]
-            self._index -= 1
-            self._clean = None if self._clean in (None, 0) else self._clean - 1
-        self._changed()
-        return command
-
-    def seal(self) -> None:
-        """Stop the next command from merging into the last (e.g. on mouse release)."""
-        self._merge_open = False
-
-    def undo(self) -> bool:
-        """Revert the last step; return whether there was one."""
-        if not self._index:
-            return False
-        self._index -= 1
-        self._stack[self._index].undo()
-        self._merge_open = False
-        self._changed()
-        return True
-
-    def redo(self) -> bool:
-        """Re-apply the next step; return whether there was one."""
-        if self._index == len(self._stack):
-            return False
-        self._stack[self._index].redo()
-        self._index += 1
-        self._merge_open = False
-        self._changed()
-        return True
-
-    @property
-    def can_undo(self) -> bool:
-        return self._index > 0
-
-    @property
-    def can_redo(self) -> bool:
-        return self._index < len(self._stack)
-
-    @property
-    def undo_text(self) -> str:
-        """Name of the step Undo would revert ("" if none)."""
-        return self._stack[self._index - 1].text if self._index else ""
-
-    @property
-    def redo_text(self) -> str:
-        """Name of the step Redo would apply ("" if none)."""
-        return self._stack[self._index].text if self.can_redo else ""
-
-    def __len__(self) -> int:
-        return len(self._stack)
-
-    @property
-    def index(self) -> int:
-        """Number of steps currently applied."""
-        return self._index
-
-    def set_clean(self) -> None:
-        """Mark the current state as saved."""
-        self._clean = self._index
-        self._merge_open = False
-        self._changed()
-
-    @property
-    def is_clean(self) -> bool:
-        """Whether the graph is as it was when last marked clean."""
-        return self._clean == self._index
-
-    def clear(self) -> None:
-        """Forget every step."""
-        self._stack.clear()
-        self._index = 0
-        self._clean = 0
-        self._changed()

@@ -348,7 +348,7 @@ class Graph:
             if isinstance(step, str):
                 block_type, name, params = step, None, {}
             else:
-                block_type, name, params = (tuple(step) + (None, None))[:3]
+                block_type, name, params = ((*tuple(step), None, None))[:3]
             last = self.add(block_type, name, after=last, **(params or {}))
         assert isinstance(last, Node)
         return last

@@ -5,6 +5,7 @@ from __future__ import annotations
 from netbuilder.core import commands as cmd
 from netbuilder.core.analysis import Analyzer, analyze, format_shape
 from netbuilder.core.graph import Graph
+from netbuilder.core.history import History
 from tests.core.toyblocks import toy_registry
 
 
@@ -71,7 +72,7 @@ def test_cycles_from_files_are_reported_not_fatal() -> None:
 
 def test_groups_flow_shapes_through_bodies() -> None:
     graph = chain()
-    history = cmd.History()
+    history = History()
     history.push(cmd.group_nodes(graph, [graph.by_name("a").id, graph.by_name("b").id], "blk"))
     result = analyze(graph)
     group = graph.by_name("blk")

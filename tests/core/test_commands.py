@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from netbuilder.core import commands as cmd
 from netbuilder.core.errors import GraphError, GroupError
 from netbuilder.core.graph import Graph
+from netbuilder.core.history import History
 from tests.core.toyblocks import snapshot, toy_registry
 
 
@@ -30,7 +31,7 @@ def diamond() -> tuple[Graph, dict[str, str]]:
 def test_add_and_remove_with_edges_undo_exactly() -> None:
     graph, ids = diamond()
     before = snapshot(graph)
-    history = cmd.History()
+    history = History()
     history.push(cmd.remove_nodes(graph, [ids["b"]]))
     assert ids["b"] not in graph.nodes
     assert all(ids["b"] not in (e.source, e.target) for e in graph.edges)
@@ -43,7 +44,7 @@ def test_add_and_remove_with_edges_undo_exactly() -> None:
 
 def test_param_edits_merge_and_moves_merge() -> None:
     graph, ids = diamond()
-    history = cmd.History()
+    history = History()
     for width in (1, 12, 128):
         history.push(cmd.set_param(graph, ids["a"], "width", width))
     assert len(history) == 1 and graph.nodes[ids["a"]].resolved["width"] == 128
@@ -75,7 +76,7 @@ def test_invalid_command_changes_nothing() -> None:
 def test_group_then_ungroup_and_undo() -> None:
     graph, ids = diamond()
     before = snapshot(graph)
-    history = cmd.History()
+    history = History()
     macro = history.push(cmd.group_nodes(graph, [ids["a"], ids["b"]], "branch"))
     group = graph.by_name("branch")
     assert group.body is not None
@@ -103,7 +104,7 @@ def test_group_refuses_non_convex_selection() -> None:
 
 def test_ungroup_renames_clashing_names() -> None:
     graph, ids = diamond()
-    history = cmd.History()
+    history = History()
     history.push(cmd.group_nodes(graph, [ids["a"]], "g"))
     graph.add("dense", "a")
     history.push(cmd.ungroup(graph, graph.by_name("g").id))
@@ -116,7 +117,7 @@ def test_paste_gives_fresh_ids_and_names() -> None:
     from netbuilder.core.graph import Edge, Node
     nodes = [Node(ids["a"], "dense", "a", {"width": 3}), Node(ids["b"], "dense", "b")]
     edges = [Edge(ids["a"], ids["b"])]
-    history = cmd.History()
+    history = History()
     macro = history.push(cmd.paste(graph, nodes, edges, offset=(10, 10)))
     pasted = macro.pasted
     assert len(set(pasted) & set(ids.values())) == 0
@@ -127,7 +128,7 @@ def test_paste_gives_fresh_ids_and_names() -> None:
 
 def test_history_clean_state_and_texts() -> None:
     graph, ids = diamond()
-    history = cmd.History()
+    history = History()
     assert history.is_clean and not history.can_undo
     history.push(cmd.Rename(graph, ids["a"], "first"))
     assert not history.is_clean and history.undo_text == "Rename a to first"
@@ -141,7 +142,7 @@ def test_events_are_batched_for_compound_edits() -> None:
     graph, ids = diamond()
     batches: list[int] = []
     graph.events.connect(lambda events: batches.append(len(events)))
-    cmd.History().push(cmd.remove_nodes(graph, [ids["add"]]))
+    History().push(cmd.remove_nodes(graph, [ids["add"]]))
     assert batches == [4]  # three edges and the node, delivered once
 
 
@@ -171,18 +172,30 @@ def random_command(graph: Graph, rng: random.Random) -> cmd.Command | None:
         return None
 
 
+def assert_consistent(graph: Graph) -> None:
+    """Every wire at every level joins existing ports; the id index matches the tree."""
+    levels = [graph] + [n.body for _, n in graph.walk() if n.body is not None]
+    for level in levels:
+        for edge in level.edges:
+            assert edge.source_port in level.output_ports(level.nodes[edge.source])
+            ports = [p.name for p in level.input_ports(level.nodes[edge.target])]
+            assert edge.target_port in ports
+    assert set(graph._index) == {n.id for _, n in graph.walk()}
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 40))
 def test_random_edits_undo_all_and_redo_all(seed: int, steps: int) -> None:
     rng = random.Random(seed)
     graph, _ = diamond()
     original = snapshot(graph)
-    history = cmd.History()
+    history = History()
     for _ in range(steps):
         command = random_command(graph, rng)
         if command is not None:
             history.push(command)
             history.seal()
+            assert_consistent(graph)
     edited = snapshot(graph)
     while history.undo():
         pass
@@ -200,7 +213,7 @@ def test_random_edits_exercise_grouping() -> None:
     rng = random.Random(7)
     graph, _ = diamond()
     kinds: set[str] = set()
-    history = cmd.History()
+    history = History()
     for _ in range(300):
         command = random_command(graph, rng)
         if command is not None:
