@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from netbuilder.core.errors import ParameterValueError
+from netbuilder.blocks._common import expand, times
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.spec import (
     GROUP,
@@ -23,8 +23,8 @@ from netbuilder.core.spec import (
     GROUP_OUTPUT,
     BlockSpec,
     Inference,
-    ParamSpec,
     Params,
+    ParamSpec,
     Shape,
 )
 
@@ -34,6 +34,9 @@ ROW = 100.0
 COLUMN = 220.0
 #: Palette family of every composite block.
 FAMILY = "Composite"
+#: Column of a residual branch; its shortcut goes in column ``-BRANCH`` and the input,
+#: the sum and the output in column 0, so an identity shortcut's wire crosses no node.
+BRANCH = -0.5
 #: Shortcut kinds of the residual blocks.
 SHORTCUTS = ("identity", "projection", "pad")
 
@@ -91,7 +94,7 @@ def residual_params(channels: ParamSpec) -> tuple[ParamSpec, ...]:
     """The parameters residual blocks share, after their channel parameter."""
     return (
         channels,
-        int_param("stride", 1, "Stride of the first 3×3 convolution and of the shortcut"),
+        int_param("stride", 1, "Stride of the downsampling 3×3 convolution and of the shortcut"),
         int_param("groups", 1, "Convolution groups (cardinality; ResNeXt uses 32)"),
         int_param("base_width", 64, "Width per group (64 in ResNet, 128 in Wide ResNet-50-2)"),
         ParamSpec("shortcut", "choice", "identity", choices=SHORTCUTS,
@@ -102,18 +105,10 @@ def residual_params(channels: ParamSpec) -> tuple[ParamSpec, ...]:
     )
 
 
-def fail(node: str, message: str) -> ParameterValueError:
-    """A :class:`ParameterValueError` about ``node`` (which may be unnamed)."""
-    where = f"{node}: " if node else ""
-    return ParameterValueError(f"{where}{message}", (node,) if node else ())
-
-
-def kernel_text(kernel: int | Sequence[int]) -> str:
-    """``3`` → ``"3×3"``; ``(1, 7)`` → ``"1×7"``."""
-    if isinstance(kernel, int):
-        return f"{kernel}×{kernel}"
-    sizes = tuple(kernel)
-    return "×".join(str(k) for k in (sizes * 2 if len(sizes) == 1 else sizes))
+def kernel_text(kernel: Ints) -> str:
+    """A 2-d kernel for a node label: ``3`` → ``3×3``; ``(1, 7)`` → ``1×7``."""
+    sizes = expand(kernel, 2)
+    return times(sizes * 2 if len(sizes) == 1 else sizes)
 
 
 # -- building ------------------------------------------------------------------------------
@@ -133,9 +128,15 @@ def add(graph: Graph, block_type: str, name: str, *sources: Node, column: float 
 def chain(graph: Graph, source: Node, steps: Sequence[Step], column: float = 0.0) -> Node:
     """Add ``(block_type, name, params)`` steps in a row fed by ``source``; return the last."""
     last = source
-    for block_type, name, params in steps:
-        last = add(graph, block_type, name, last, column=column, **params)
+    for step in steps:
+        last = add_step(graph, last, step, column)
     return last
+
+
+def add_step(graph: Graph, source: Node, step: Step, column: float = 0.0) -> Node:
+    """Add the layer ``step`` fed by ``source`` in ``column``."""
+    block_type, name, params = step
+    return add(graph, block_type, name, source, column=column, **params)
 
 
 def conv_bn_steps(out_channels: int, kernel_size: Ints, *, stride: Ints = 1,
@@ -201,9 +202,9 @@ def shortcut(graph: Graph, x: Node, kind: str, out_channels: int, stride: int) -
     if kind == "projection":
         steps = conv_bn_steps(out_channels, 1, stride=stride, conv="0", bn="1")
         return add_group(graph, "downsample", x,
-                         lambda body, inp: chain(body, inp, steps), column=1)
+                         lambda body, inp: chain(body, inp, steps), column=-BRANCH)
     if kind == "pad":
-        return add(graph, "channel_pad", "shortcut", x, column=1,
+        return add(graph, "channel_pad", "shortcut", x, column=-BRANCH,
                    out_channels=out_channels, stride=stride)
     return x
 
@@ -214,6 +215,7 @@ def residual_join(graph: Graph, branch: Node, skip: Node, relu: str, drop_prob: 
     The ``add`` takes the residual branch first and the shortcut second.
     """
     if drop_prob > 0:
-        branch = add(graph, "stochastic_depth", "sd", branch, p=drop_prob, mode="row")
+        branch = add(graph, "stochastic_depth", "sd", branch, column=branch.pos[0] / COLUMN,
+                     p=drop_prob, mode="row")
     total = add(graph, "add", "add", branch, skip)
     return add(graph, "relu", relu, total)

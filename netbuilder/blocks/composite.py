@@ -28,17 +28,19 @@ values before activation; results are the same.
 
 from __future__ import annotations
 
+from netbuilder.blocks._common import fmt_ints, param_error
 from netbuilder.blocks._composite_util import (
+    BRANCH,
     FAMILY,
     SHORTCUTS,
     CompositeSpec,
     Step,
     add,
     add_group,
+    add_step,
     bn_relu_conv_steps,
     chain,
     conv_bn_steps,
-    fail,
     float_param,
     int_param,
     kernel_text,
@@ -48,16 +50,9 @@ from netbuilder.blocks._composite_util import (
 )
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.registry import BlockRegistry
-from netbuilder.core.spec import ParamSpec, Params
+from netbuilder.core.spec import Params, ParamSpec
 
 _SHORTCUT_LABEL = {"identity": "", "projection": ", proj", "pad": ", pad"}
-
-
-def _value_text(value: object) -> str:
-    """An int or tuple parameter in a few characters: ``2`` → ``2``, ``(2, 1)`` → ``2,1``."""
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 def _drop_text(prob: float) -> str:
@@ -82,13 +77,13 @@ class ConvBnRelu(CompositeSpec):
     def check(self, params: Params, node: str = "") -> None:
         """Output channels must be divisible by the groups."""
         if params["out_channels"] % params["groups"]:
-            raise fail(node, f"out_channels={params['out_channels']} is not divisible by "
-                             f"groups={params['groups']}")
+            raise param_error(node, f"out_channels={params['out_channels']} is not "
+                                    f"divisible by groups={params['groups']}")
 
     def label(self, params: Params) -> str:
         """E.g. ``3×3, 64, s1 p1``."""
         return (f"{kernel_text(params['kernel_size'])}, {params['out_channels']}, "
-                f"s{_value_text(params['stride'])} p{_value_text(params['padding'])}")
+                f"s{fmt_ints(params['stride'])} p{fmt_ints(params['padding'])}")
 
 
 CONV_BN_RELU = ConvBnRelu(
@@ -124,15 +119,15 @@ class BasicBlock(CompositeSpec):
             *conv_bn_steps(planes, 3, stride=stride, padding=1, conv="conv1", bn="bn1"),
             ("relu", "relu1", {}),
             *conv_bn_steps(planes, 3, padding=1, conv="conv2", bn="bn2"),
-        ])
+        ], column=BRANCH)
         skip = shortcut(graph, x, params["shortcut"], planes, stride)
         return residual_join(graph, branch, skip, "relu2", params["stochastic_depth_prob"])
 
     def check(self, params: Params, node: str = "") -> None:
         """Only ``groups=1`` and ``base_width=64``, as torchvision's ``BasicBlock``."""
         if params["groups"] != 1 or params["base_width"] != 64:
-            raise fail(node, "a basic block supports only groups=1 and base_width=64; "
-                             "use a bottleneck for ResNeXt and Wide ResNet")
+            raise param_error(node, "a basic block supports only groups=1 and "
+                                    "base_width=64; use a bottleneck for ResNeXt and Wide ResNet")
 
     def label(self, params: Params) -> str:
         """E.g. ``128, s2, proj``."""
@@ -175,15 +170,15 @@ class Bottleneck(CompositeSpec):
                            conv="conv2", bn="bn2"),
             ("relu", "relu2", {}),
             *conv_bn_steps(out_channels, 1, conv="conv3", bn="bn3"),
-        ])
+        ], column=BRANCH)
         skip = shortcut(graph, x, params["shortcut"], out_channels, stride)
         return residual_join(graph, branch, skip, "relu3", params["stochastic_depth_prob"])
 
     def check(self, params: Params, node: str = "") -> None:
         """The 3×3 convolution must keep at least one channel per group."""
         if bottleneck_width(params) < 1:
-            raise fail(node, f"planes={params['planes']} × base_width="
-                             f"{params['base_width']}/64 leaves no channel per group")
+            raise param_error(node, f"planes={params['planes']} × base_width="
+                                    f"{params['base_width']}/64 leaves no channel per group")
 
     def label(self, params: Params) -> str:
         """E.g. ``128→512, s2, g32, proj``."""
@@ -221,7 +216,7 @@ class Inception(CompositeSpec):
 
         pool = ("maxpool2d", "0", dict(kernel_size=3, stride=1, padding=1, ceil_mode=True))
         branches = [
-            add(graph, *cbr("branch1", "ch1x1")[:2], x, column=-1.5, **cbr("", "ch1x1")[2]),
+            add_step(graph, x, cbr("branch1", "ch1x1"), column=-1.5),
             _branch(graph, "branch2", x, -0.5,
                     [cbr("0", "ch3x3red"), cbr("1", "ch3x3", 3)]),
             _branch(graph, "branch3", x, 0.5,
@@ -233,7 +228,7 @@ class Inception(CompositeSpec):
     def check(self, params: Params, node: str = "") -> None:
         """``kernel_5x5`` must be odd so that padding keeps the spatial size."""
         if params["kernel_5x5"] % 2 == 0:
-            raise fail(node, f"kernel_5x5={params['kernel_5x5']} must be odd")
+            raise param_error(node, f"kernel_5x5={params['kernel_5x5']} must be odd")
 
     def label(self, params: Params) -> str:
         """E.g. ``256 = 64+128+32+32``."""
@@ -246,22 +241,240 @@ def _branch(graph: Graph, name: str, x: Node, column: float, steps: list[Step]) 
     return add_group(graph, name, x, lambda body, inp: chain(body, inp, steps), column)
 
 
-def _channels(name: str, default: int, help: str) -> ParamSpec:
-    return int_param(name, default, help)
-
-
 INCEPTION = Inception(
     key="inception", title="Inception", family=FAMILY, default_name="inception",
     help="Four parallel branches concatenated, as in GoogLeNet (Szegedy et al. 2015)",
     params=(
-        _channels("ch1x1", 64, "Output channels of the 1×1 branch"),
-        _channels("ch3x3red", 96, "1×1 reduction before the 3×3 convolution"),
-        _channels("ch3x3", 128, "Output channels of the 3×3 branch"),
-        _channels("ch5x5red", 16, "1×1 reduction before the '5×5' convolution"),
-        _channels("ch5x5", 32, "Output channels of the '5×5' branch"),
-        _channels("pool_proj", 32, "1×1 projection after the 3×3 max pool"),
+        int_param("ch1x1", 64, "Output channels of the 1×1 branch"),
+        int_param("ch3x3red", 96, "1×1 reduction before the 3×3 convolution"),
+        int_param("ch3x3", 128, "Output channels of the 3×3 branch"),
+        int_param("ch5x5red", 16, "1×1 reduction before the '5×5' convolution"),
+        int_param("ch5x5", 32, "Output channels of the '5×5' branch"),
+        int_param("pool_proj", 32, "1×1 projection after the 3×3 max pool"),
         int_param("kernel_5x5", 3, "Kernel of the '5×5' branch: 3 as torchvision, 5 as the "
                                    "paper", maximum=11),
         ParamSpec("eps", "float", 1e-3, minimum=0.0, help="Batch norm epsilon"),
     ),
 )
+
+
+# -- DenseNet -------------------------------------------------------------------------------------
+def _dense_params() -> tuple[ParamSpec, ...]:
+    return (
+        int_param("growth_rate", 32, "Feature maps each dense layer adds (k)"),
+        int_param("bn_size", 4, "Bottleneck width factor: the 1×1 convolution makes "
+                                "bn_size × growth_rate maps"),
+        float_param("drop_rate", 0.0, "Dropout after each dense layer", maximum=0.99),
+    )
+
+
+class DenseLayer(CompositeSpec):
+    """torchvision's DenseNet ``_DenseLayer``: BN → ReLU → 1×1 → BN → ReLU → 3×3.
+
+    Body: ``norm1`` → ``relu1`` → ``conv1`` (1×1, ``bn_size · growth_rate``) → ``norm2`` →
+    ``relu2`` → ``conv2`` (3×3, ``growth_rate``) → [``dropout``]. Its output is the
+    *new* feature maps only; a ``dense_block`` concatenates them with its input.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the two pre-activation convolutions fed by ``x``."""
+        growth = params["growth_rate"]
+        steps = [*bn_relu_conv_steps("1", params["bn_size"] * growth, 1),
+                 *bn_relu_conv_steps("2", growth, 3, padding=1)]
+        if params["drop_rate"] > 0:
+            steps.append(("dropout", "dropout", dict(p=params["drop_rate"])))
+        return chain(graph, x, steps)
+
+    def label(self, params: Params) -> str:
+        """E.g. ``+32, bn×4``."""
+        return f"+{params['growth_rate']}, bn×{params['bn_size']}"
+
+
+DENSE_LAYER = DenseLayer(
+    key="dense_layer", title="Dense Layer", family=FAMILY, default_name="denselayer",
+    help="BN-ReLU-1×1 conv, BN-ReLU-3×3 conv adding growth_rate maps (DenseNet, Huang et al. "
+         "2017)",
+    params=_dense_params(),
+)
+
+
+class DenseBlock(CompositeSpec):
+    """torchvision's DenseNet ``_DenseBlock``: each layer sees every earlier feature map.
+
+    Body: ``denselayer1`` … ``denselayerN`` (``dense_layer`` groups) and ``concat`` nodes
+    ``cat1`` … ``catN`` where ``cat_k = concat(cat_(k-1), denselayer_k)`` and ``cat_0`` is
+    the input, so ``denselayer_k`` gets ``cat(x, out_1, …, out_(k-1))`` and the block
+    returns ``cat(x, out_1, …, out_N)`` exactly as torchvision. The running concatenation
+    needs 3N edges where wiring every pair would need N²/2 and is easier to read.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the dense layers and the running concatenation fed by ``x``."""
+        layer_params = {k: params[k] for k in ("growth_rate", "bn_size", "drop_rate")}
+        features = x
+        for k in range(1, params["num_layers"] + 1):
+            layer = add(graph, "dense_layer", f"denselayer{k}", features, column=1,
+                        **layer_params)
+            features = add(graph, "concat", f"cat{k}", features, layer, dim=1)
+        return features
+
+    def label(self, params: Params) -> str:
+        """E.g. ``6 × +32``."""
+        return f"{params['num_layers']} × +{params['growth_rate']}"
+
+
+DENSE_BLOCK = DenseBlock(
+    key="dense_block", title="Dense Block", family=FAMILY, default_name="denseblock",
+    help="Dense layers, each fed all earlier feature maps (DenseNet, Huang et al. 2017)",
+    params=(int_param("num_layers", 6, "Number of dense layers", maximum=128),
+            *_dense_params()),
+)
+
+
+class Transition(CompositeSpec):
+    """torchvision's DenseNet ``_Transition``: ``norm`` → ``relu`` → ``conv`` 1×1 → ``pool``."""
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the compression convolution and the 2×2 average pool fed by ``x``."""
+        return chain(graph, x, [
+            *bn_relu_conv_steps("", params["out_channels"], 1),
+            ("avgpool2d", "pool", dict(kernel_size=2, stride=2)),
+        ])
+
+    def label(self, params: Params) -> str:
+        """E.g. ``→128, /2``."""
+        return f"→{params['out_channels']}, /2"
+
+
+TRANSITION = Transition(
+    key="transition", title="Transition", family=FAMILY, default_name="transition",
+    help="BN-ReLU-1×1 conv and 2×2 average pool between dense blocks (DenseNet, Huang et al. "
+         "2017)",
+    params=(int_param("out_channels", 128, "Output channels (usually half the input)"),),
+)
+
+
+# -- VGG and NiN ----------------------------------------------------------------------------------
+class VggBlock(CompositeSpec):
+    """A VGG stage: ``conv{i}`` (3×3, pad 1) [``bn{i}``] ``relu{i}`` repeated, then ``pool``.
+
+    Convolutions keep their bias even with batch norm, as in torchvision's ``vgg*_bn``.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add ``num_convs`` convolution units and the 2×2 max pool fed by ``x``."""
+        steps: list[Step] = []
+        for i in range(1, params["num_convs"] + 1):
+            steps.append(("conv2d", f"conv{i}", dict(out_channels=params["out_channels"],
+                                                      kernel_size=3, padding=1)))
+            if params["batch_norm"]:
+                steps.append(("batchnorm2d", f"bn{i}", {}))
+            steps.append(("relu", f"relu{i}", {}))
+        steps.append(("maxpool2d", "pool", dict(kernel_size=2, stride=2)))
+        return chain(graph, x, steps)
+
+    def label(self, params: Params) -> str:
+        """E.g. ``2 × 3×3, 64, BN``."""
+        bn = ", BN" if params["batch_norm"] else ""
+        return f"{params['num_convs']} × 3×3, {params['out_channels']}{bn}"
+
+
+VGG_BLOCK = VggBlock(
+    key="vgg_block", title="VGG Block", family=FAMILY, default_name="vgg_block",
+    help="3×3 convolutions with ReLU, then a 2×2 max pool (VGG, Simonyan & Zisserman 2015)",
+    params=(
+        int_param("num_convs", 2, "Number of 3×3 convolutions", maximum=16),
+        int_param("out_channels", 64, "Output channels of every convolution"),
+        ParamSpec("batch_norm", "bool", False, help="Batch norm after each convolution"),
+    ),
+)
+
+
+class NinBlock(CompositeSpec):
+    """A Network-in-Network block, as in d2l: a convolution and two 1×1 convolutions.
+
+    Body: ``conv`` → ``relu1`` → ``cccp1`` (1×1) → ``relu2`` → ``cccp2`` (1×1) →
+    ``relu3``. The 1×1 layers are named after the paper's "cascaded cross channel
+    parametric pooling" (``cccp``) layers; all have ``out_channels`` outputs and a bias.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the spatial convolution and the two 1×1 convolutions fed by ``x``."""
+        channels = params["out_channels"]
+        first = dict(out_channels=channels, kernel_size=params["kernel_size"],
+                     stride=params["stride"], padding=params["padding"])
+        return chain(graph, x, [
+            ("conv2d", "conv", first), ("relu", "relu1", {}),
+            ("conv2d", "cccp1", dict(out_channels=channels, kernel_size=1)),
+            ("relu", "relu2", {}),
+            ("conv2d", "cccp2", dict(out_channels=channels, kernel_size=1)),
+            ("relu", "relu3", {}),
+        ])
+
+    def label(self, params: Params) -> str:
+        """E.g. ``11×11, 96, s4 p0``."""
+        return (f"{kernel_text(params['kernel_size'])}, {params['out_channels']}, "
+                f"s{fmt_ints(params['stride'])} p{fmt_ints(params['padding'])}")
+
+
+NIN_BLOCK = NinBlock(
+    key="nin_block", title="NiN Block", family=FAMILY, default_name="nin_block",
+    help="A convolution then two 1×1 convolutions, each with ReLU (Network in Network, Lin et "
+         "al. 2014)",
+    params=(
+        int_param("out_channels", 96, "Output channels of all three convolutions"),
+        ParamSpec("kernel_size", "ints", 11, minimum=1, help="Kernel of the first convolution"),
+        ParamSpec("stride", "ints", 4, minimum=1, help="Stride of the first convolution"),
+        ParamSpec("padding", "padding", 0, minimum=0, help="Padding of the first convolution"),
+    ),
+)
+
+
+# -- squeeze and excitation ------------------------------------------------------------------
+class SeBlock(CompositeSpec):
+    """torchvision's ``ops.SqueezeExcitation``: channels rescaled by a learnt gate.
+
+    Body: ``avgpool`` (global) → ``fc1`` (1×1, ``squeeze_channels``) → ``activation``
+    (ReLU) → ``fc2`` (1×1, ``channels``) → ``scale_activation`` (sigmoid) → ``multiply``
+    (scale first, then the input). ``channels`` must equal the input's channels.
+    """
+
+    def fill(self, graph: Graph, x: Node, params: Params) -> Node:
+        """Add the squeeze-excite branch fed by ``x`` and the rescaling."""
+        scale = chain(graph, x, [
+            ("adaptive_avgpool2d", "avgpool", dict(output_size=1)),
+            ("conv2d", "fc1", dict(out_channels=params["squeeze_channels"], kernel_size=1)),
+            ("relu", "activation", {}),
+            ("conv2d", "fc2", dict(out_channels=params["channels"], kernel_size=1)),
+            ("sigmoid", "scale_activation", {}),
+        ], column=1)
+        return add(graph, "multiply", "multiply", scale, x)
+
+    def label(self, params: Params) -> str:
+        """E.g. ``64→16→64``."""
+        return f"{params['channels']}→{params['squeeze_channels']}→{params['channels']}"
+
+
+SE_BLOCK = SeBlock(
+    key="se_block", title="Squeeze-Excitation", family=FAMILY, default_name="se",
+    help="Channel attention: global pool, two 1×1 convolutions, sigmoid gate (SENet, Hu et al. "
+         "2018)",
+    params=(
+        int_param("channels", 64, "Channels of the input (and of the output)"),
+        int_param("squeeze_channels", 16, "Channels of the bottleneck (input / reduction)"),
+    ),
+)
+
+#: Every composite block, in palette order.
+SPECS: tuple[CompositeSpec, ...] = (
+    CONV_BN_RELU, VGG_BLOCK, NIN_BLOCK, INCEPTION, BASIC_BLOCK, BOTTLENECK, SE_BLOCK,
+    DENSE_LAYER, DENSE_BLOCK, TRANSITION,
+)
+
+__all__ = ["SHORTCUTS", "SPECS", "register"]
+
+
+def register(registry: BlockRegistry) -> None:
+    """Register every composite block into ``registry``."""
+    for spec in SPECS:
+        registry.register(spec)

@@ -205,6 +205,8 @@ class SetParams(Command):
         if spec.is_composite:
             self.old_body = node.body
             self.new_body = spec.body(spec.resolve(new, node.name))
+            if self.old_body is not None:
+                _carry_flags(self.old_body, self.new_body)
         keys = ", ".join(changes)
         self.text = f"Set {node.name}.{keys}"
         self.merge_key = ("params", node_id, tuple(sorted(changes)))
@@ -226,6 +228,18 @@ class SetParams(Command):
             return False
         self.new, self.new_body = other.new, other.new_body
         return True
+
+
+def _carry_flags(old: Graph, new: Graph) -> None:
+    """Keep frozen/init/collapsed of body nodes that survive a regeneration (by name)."""
+    before = {n.name: n for n in old.nodes.values()}
+    for node in new.nodes.values():
+        match = before.get(node.name)
+        if match is None or match.type != node.type:
+            continue
+        node.frozen, node.init, node.collapsed = match.frozen, match.init, match.collapsed
+        if match.body is not None and node.body is not None:
+            _carry_flags(match.body, node.body)
 
 
 def set_param(graph: Graph, node_id: str, name: str, value: Any) -> SetParams:
@@ -492,6 +506,19 @@ def ungroup(graph: Graph, group_id: str) -> Macro:
     return macro
 
 
+def _fresh_ids(body: Graph, root: Graph) -> None:
+    """Give every node of a detached body (at any depth) an id unused in ``root``."""
+    renames = {}
+    for node in list(body.nodes.values()):
+        renames[node.id] = node.id = root.new_id()
+        if node.body is not None:
+            _fresh_ids(node.body, root)
+    body.nodes = {n.id: n for n in body.nodes.values()}
+    body.edges = [Edge(renames[e.source], renames[e.target], e.source_port, e.target_port)
+                  for e in body.edges]
+    body._touch()
+
+
 class _AppendEdge(Command):
     def __init__(self, graph: Graph, edge: Edge) -> None:
         self.graph, self.edge = graph, edge
@@ -529,6 +556,8 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
             node.name = graph.unique_name(stem, taken)
         taken.add(node.name)
         node.pos = (node.pos[0] + offset[0], node.pos[1] + offset[1])
+        if node.body is not None:
+            _fresh_ids(node.body, graph.root)
     for node in nodes:
         macro.children.append(InsertNode(graph, node, check=False))
     for edge in edges:

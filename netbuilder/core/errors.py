@@ -35,7 +35,18 @@ class UnknownParameterError(GraphError):
 
 
 class ParameterValueError(GraphError):
-    """A parameter value of the wrong type or out of its range."""
+    """A parameter value of the wrong type or out of its range.
+
+    Attributes:
+        param: The parameter's name ("" when several are inconsistent together).
+        reason: Why the value is refused, e.g. ``"must be at least 1"``.
+    """
+
+    def __init__(self, message: str, nodes: Sequence[str] = (), *, param: str = "",
+                 reason: str = "") -> None:
+        super().__init__(message, nodes)
+        self.param = param
+        self.reason = reason or message
 
 
 class UnknownPortError(GraphError):

@@ -309,7 +309,8 @@ class Graph:
         spec = self.registry.get(block_type)
         name = name or self.unique_name(spec.default_name or spec.key)
         self.check_name(name)
-        node = Node(self.root.new_id(), spec.key, name, dict(params), pos=pos)
+        node = Node(self.root.new_id(), spec.key, name, dict(params),
+                    pos=(float(pos[0]), float(pos[1])))
         node.resolved = spec.resolve(params, name)
         node.params = {k: node.resolved[k] for k in params}
         if spec.is_composite:

@@ -94,7 +94,8 @@ class ParamSpec:
 
     def _error(self, value: Any, why: str, node: str) -> ParameterValueError:
         where = f"{node}: " if node else ""
-        return ParameterValueError(f"{where}{self.name}={value!r}: {why}", (node,) if node else ())
+        return ParameterValueError(f"{where}{self.name}={value!r}: {why}",
+                                   (node,) if node else (), param=self.name, reason=why)
 
     def _in_range(self, value: float, node: str, shown: Any = None) -> None:
         shown = value if shown is None else shown

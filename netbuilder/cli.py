@@ -1,0 +1,227 @@
+"""The ``netbuilder`` command: subcommands for working with projects from a terminal.
+
+Subcommands are rows of :data:`COMMANDS`; each is two small functions, one that declares
+its arguments and one that runs it and returns the exit status. Nothing here imports torch
+or Qt at start-up, so ``netbuilder summary`` answers in a fraction of a second.
+
+Exit status: 0 success, 1 the graph has errors, 2 unreadable file or wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netbuilder import __version__
+from netbuilder.core.analysis import Analysis, Issue, NodeInfo, analyze, format_shape
+from netbuilder.core.errors import NetBuilderError, ProjectFileError
+from netbuilder.core.graph import Graph, Node
+from netbuilder.core.serialize import Project, load
+
+EXIT_OK, EXIT_GRAPH_ERRORS, EXIT_USAGE = 0, 1, 2
+
+#: Resolvers tried, in order, for a source that is not an existing file (the templates
+#: module registers one that turns a template name into a project). Each returns None
+#: when the name is not one of its own.
+SOURCE_RESOLVERS: list[Callable[[str], Project | None]] = []
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``netbuilder NAME ...`` subcommand.
+
+    Attributes:
+        name: What the user types.
+        help: One line for ``netbuilder --help``.
+        configure: Adds the subcommand's arguments to its parser.
+        run: Runs it with the parsed arguments and returns the exit status.
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# -- sources --------------------------------------------------------------------------
+def load_source(arg: str) -> Project:
+    """The project a command-line argument names: a ``.nbproj`` file (or a template).
+
+    Raises:
+        ProjectFileError: when the file cannot be read, or nothing has that name.
+    """
+    path = Path(arg)
+    if path.exists():
+        try:
+            return load(path)
+        except ProjectFileError as exc:
+            raise ProjectFileError(f"{arg}: {exc}") from None
+    for resolve in SOURCE_RESOLVERS:
+        project = resolve(arg)
+        if project is not None:
+            return project
+    raise ProjectFileError(f"{arg}: no such file")
+
+
+# -- summary ----------------------------------------------------------------------------
+def _configure_summary(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a .nbproj project file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    graph = load_source(args.file).graph
+    analysis = analyze(graph)
+    rows = _rows(graph, analysis)
+    if args.json:
+        print(json.dumps(_summary_json(graph, analysis, rows), indent=2, ensure_ascii=False))
+    else:
+        print(_summary_text(graph, analysis, rows))
+    return EXIT_OK if analysis.ok else EXIT_GRAPH_ERRORS
+
+
+@dataclass(frozen=True)
+class _Row:
+    node: Node
+    depth: int
+    info: NodeInfo | None
+
+
+def _rows(graph: Graph, analysis: Analysis, depth: int = 0) -> list[_Row]:
+    """Every node in execution order, each group followed by its body."""
+    rows = []
+    for node_id in graph.topological_order() + graph.cycle_nodes():
+        node = graph.nodes[node_id]
+        rows.append(_Row(node, depth, analysis.nodes.get(node_id)))
+        if node.body is not None:
+            rows.extend(_rows(node.body, analysis, depth + 1))
+    return rows
+
+
+def _qualified(graph: Graph, node_id: str) -> str:
+    """``group.block.node``: the node's name with the groups holding it."""
+    level, node = graph.find(node_id)
+    return ".".join((*level.path(), node.name))
+
+
+def _issue_json(graph: Graph, issue: Issue) -> dict[str, Any]:
+    names = [_qualified(graph, n) for n in issue.nodes or ((issue.node,) if issue.node else ())]
+    return {"message": issue.message, "nodes": names}
+
+
+def _summary_json(graph: Graph, analysis: Analysis, rows: Sequence[_Row]) -> dict[str, Any]:
+    nodes = [{
+        "id": row.node.id,
+        "name": _qualified(graph, row.node.id),
+        "type": row.node.type,
+        "output_shape": list(row.info.shape) if row.info and row.info.shape else None,
+        "params": row.info.params if row.info else 0,
+        "macs": row.info.macs if row.info else 0,
+    } for row in rows]
+    return {
+        "nodes": nodes,
+        "total_params": analysis.total_params,
+        "total_macs": analysis.total_macs,
+        "errors": [_issue_json(graph, issue) for issue in analysis.errors],
+    }
+
+
+_HEADERS = ("Node", "Type", "Output", "Params", "Mult-adds", "RF")
+
+
+def _cells(row: _Row) -> tuple[str, ...]:
+    info = row.info
+    shape = info.shape if info is not None else None
+    numbers = (f"{info.params:,}", f"{info.macs:,}", str(info.rf)) if shape else ("", "", "")
+    return ("  " * row.depth + row.node.name, row.node.type, format_shape(shape), *numbers)
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        left = [cell.ljust(w) for cell, w in zip(row[:3], widths[:3])]
+        right = [cell.rjust(w) for cell, w in zip(row[3:], widths[3:])]
+        lines.append("  ".join(left + right).rstrip())
+    return lines
+
+
+def _summary_text(graph: Graph, analysis: Analysis, rows: Sequence[_Row]) -> str:
+    lines = _table([_HEADERS, *(_cells(row) for row in rows)])
+    rule = "─" * max(len(line) for line in lines)
+    out = [rule, lines[0], rule, *lines[1:], rule]
+    out += _totals(analysis)
+    for label, issues in (("error", analysis.errors), ("warning", analysis.warnings)):
+        if issues:
+            count = f"{len(issues)} {label}{'s' if len(issues) != 1 else ''}"
+            out += [rule, f"{count}:"]
+            out += [f"  {_located(graph, issue)}" for issue in issues]
+    return "\n".join(out)
+
+
+def _totals(analysis: Analysis) -> list[str]:
+    megabytes = analysis.total_activations * 4 / 1e6
+    return [
+        f"Total params:       {analysis.total_params:,}",
+        f"Total mult-adds:    {analysis.total_macs:,} per sample",
+        f"Activation memory:  {megabytes:.2f} MB per sample (float32)",
+        f"Model size:         {analysis.model_size_mb:.2f} MB (float32)",
+    ]
+
+
+def _located(graph: Graph, issue: Issue) -> str:
+    """The issue's message, with the groups holding its node where it is nested."""
+    if issue.node is None:
+        return issue.message
+    level, _ = graph.find(issue.node)
+    return f"{issue.message} (in {'.'.join(level.path())})" if level.path() else issue.message
+
+
+# -- the command ------------------------------------------------------------------------------
+COMMANDS: list[Subcommand] = [
+    Subcommand("summary", "print shapes, parameters and costs of every node",
+               _configure_summary, _run_summary),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-parser per row of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="netbuilder", description="Build convolutional networks visually.")
+    parser.add_argument("--version", action="version", version=f"netbuilder {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``netbuilder`` command; return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "run", None) is None:
+        parser.print_usage(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except NetBuilderError as exc:
+        print(f"netbuilder: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `netbuilder summary big.nbproj | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
