@@ -153,20 +153,24 @@ class Analyzer:
         """Analyse the whole graph and return (and keep) the result."""
         result = Analysis()
         self._level(self.graph, result, {}, top=True)
+        live: set[str] = set()
+        activations = 0
         for _graph, node in self.graph.walk():
+            live.add(node.id)
             info = result.nodes.get(node.id)
-            if info is not None:
-                result.issues.extend(info.issues)
+            if info is None:
+                continue
+            result.issues.extend(info.issues)
+            if node.body is None:
+                activations += info.activations
         tops = [result.nodes[n] for n in self.graph.nodes if n in result.nodes]
         result.total_params = sum(i.params for i in tops)
         result.total_buffers = sum(i.buffers for i in tops)
         result.total_macs = sum(i.macs for i in tops)
-        result.total_activations = sum(
-            i.activations for g, n in self.graph.walk() if not n.is_group
-            and (i := result.nodes.get(n.id)) is not None)
-        live = {n.id for _, n in self.graph.walk()}
-        for stale in set(self._cache) - live:
-            del self._cache[stale]
+        result.total_activations = activations
+        if len(self._cache) > len(live):
+            for stale in set(self._cache) - live:
+                del self._cache[stale]
         self.result = result
         return result
 

@@ -93,6 +93,7 @@ class Graph:
         self._counter = 0
         self._structure_version = 0
         self._adjacency: tuple[int, dict[str, list[Edge]], dict[str, list[Edge]]] | None = None
+        self._order: tuple[int, list[str]] | None = None
 
     # -- navigation ---------------------------------------------------------------
     @property
@@ -191,8 +192,16 @@ class Graph:
         """Node ids so that every edge goes forward; stable (ties keep node order).
 
         Nodes on a cycle (only possible in hand-written files) are left out; see
-        :meth:`cycle_nodes`.
+        :meth:`cycle_nodes`. The order is cached until the structure changes.
         """
+        cached = self._order
+        if cached is not None and cached[0] == self._structure_version:
+            return cached[1]
+        order = self._compute_order()
+        self._order = (self._structure_version, order)
+        return order
+
+    def _compute_order(self) -> list[str]:
         incoming, outgoing = self._adj()
         remaining = {nid: len({e.source for e in edges}) for nid, edges in incoming.items()}
         ready = [nid for nid in self.nodes if remaining[nid] == 0]

@@ -51,6 +51,9 @@ class BlockRegistry:
         Raises:
             UnknownBlockError: when no block has that key.
         """
+        spec = self._specs.get(key)
+        if spec is not None:
+            return spec
         try:
             return self._specs[normalize_key(key)]
         except KeyError:
