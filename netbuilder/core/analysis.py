@@ -311,7 +311,8 @@ class Analyzer:
         if top and not any(n.type == INPUT for n in graph.nodes.values()) and graph.nodes:
             result.issues.append(Issue("the graph has no input node"))
         if top and graph.nodes and not has_out:
-            result.issues.append(Issue("the graph has no output node", severity=WARNING))
+            result.issues.append(Issue("the graph has no output node"))
+        self._report_misplaced(graph, result, top)
         if not has_out:
             return
         for node in graph.nodes.values():
@@ -324,6 +325,19 @@ class Analyzer:
                 info.issues.append(Issue(
                     f"{node.name}: its output is not used", node.id, (node.id,),
                     severity=WARNING))
+
+
+    @staticmethod
+    def _report_misplaced(graph: Graph, result: Analysis, top: bool) -> None:
+        """Inputs/outputs belong to the top level, group ports inside groups."""
+        wrong = (GROUP_INPUT, GROUP_OUTPUT) if top else (INPUT, OUTPUT)
+        where = "the top level" if top else "a group"
+        for node in graph.nodes.values():
+            info = result.nodes.get(node.id)
+            if node.type in wrong and info is not None:
+                info.issues.append(Issue(
+                    f"{node.name}: {node.type} nodes cannot be used in {where}",
+                    node.id, (node.id,)))
 
 
 def analyze(graph: Graph) -> Analysis:

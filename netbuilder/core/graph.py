@@ -34,6 +34,23 @@ from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, BlockSpec, Po
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
+#: Attribute names of ``torch.nn.Module`` (and of the compiled module) a node cannot take,
+#: because node names become submodule attributes. Names starting with "_" are refused
+#: too. The compiler re-checks against the installed torch.
+RESERVED_NAMES = frozenset("""
+    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu
+    cuda double dump_patches eval extra_repr float forward frozen_modules get_buffer
+    get_extra_state get_parameter get_submodule half input_shapes ipu load_state_dict
+    modules mtia named_buffers named_children named_modules named_parameters node_module
+    node_modules output_shapes parameters qualified_name register_backward_hook
+    register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
+    requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train
+    training type xpu zero_grad
+""".split())
+
 
 @dataclass(frozen=True)
 class Edge:
@@ -245,6 +262,10 @@ class Graph:
         if not _NAME.match(name):
             raise InvalidNameError(
                 f"name {name!r} may only contain letters, digits and underscores",
+                (node_id,) if node_id else ())
+        if name in RESERVED_NAMES or name.startswith("_"):
+            raise InvalidNameError(
+                f"name {name!r} is reserved by torch.nn.Module; choose another",
                 (node_id,) if node_id else ())
         for other in self.nodes.values():
             if other.name == name and other.id != node_id:

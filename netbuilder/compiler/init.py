@@ -1,0 +1,163 @@
+"""Weight initialisation schemes, graph-wide or per node.
+
+A scheme is named by a string or given as a dict (``node.init`` in the graph model):
+
+=========== =================================================================================
+``default`` PyTorch's own initialisation, as each module's constructor leaves it.
+``kaiming`` ``kaiming_normal_(mode="fan_out", nonlinearity="relu")`` on convolution and
+            linear weights, as torchvision's ResNet and VGG convolutions (keys ``mode``,
+            ``nonlinearity``).
+``xavier``  ``xavier_uniform_`` on convolution and linear weights (key ``gain``, default 1).
+``normal``  ``normal_(mean, std)`` on convolution and linear weights, as AlexNet's N(0, 0.01)
+            (keys ``std``, default 0.01, and ``mean``, default 0).
+=========== =================================================================================
+
+Every scheme but ``default`` also sets biases to ``bias`` (key ``bias``, default 0; AlexNet
+used 1 in some layers) and normalisation layers to weight 1, bias 0. Parameters of other
+modules (e.g. PReLU's slope) keep PyTorch's initialisation.
+
+A node's ``init`` overrides the scheme of the graph; a group's ``init`` is the scheme of
+its whole body, except for body nodes that set their own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from netbuilder.compiler.errors import InitError
+
+SCHEMES = ("default", "kaiming", "xavier", "normal")
+#: Optional keys of each scheme and their defaults.
+SCHEME_KEYS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "kaiming": {"mode": "fan_out", "nonlinearity": "relu", "bias": 0.0},
+    "xavier": {"gain": 1.0, "bias": 0.0},
+    "normal": {"std": 0.01, "mean": 0.0, "bias": 0.0},
+}
+MODES = ("fan_in", "fan_out")
+NONLINEARITIES = ("relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu")
+
+#: Modules whose ``weight`` a scheme draws (and whose bias it fills).
+WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
+#: Normalisation modules, set to weight 1 and bias 0 by every scheme but ``default``.
+NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+InitSetting = str | Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class InitScheme:
+    """A validated initialisation scheme with every option filled in.
+
+    Attributes:
+        scheme: One of :data:`SCHEMES`.
+        options: The scheme's options (see :data:`SCHEME_KEYS`), defaults included.
+    """
+
+    scheme: str = "default"
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str) -> Any:
+        """The value of option ``key``."""
+        return dict(self.options)[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scheme as a ``node.init`` dict, e.g. ``{"scheme": "normal", "std": 0.01}``."""
+        return {"scheme": self.scheme, **dict(self.options)}
+
+
+DEFAULT = InitScheme()
+
+
+def parse_init(setting: InitSetting | InitScheme, where: str = "the graph") -> InitScheme:
+    """Validate an init setting (``None``, a scheme name or a dict) into an :class:`InitScheme`.
+
+    Args:
+        setting: ``None`` (PyTorch's default), ``"kaiming"``, or a dict such as
+            ``{"scheme": "normal", "std": 0.01}``.
+        where: What the setting belongs to (a node name), for the error message.
+
+    Raises:
+        InitError: naming ``where`` and the offending key or value.
+    """
+    if isinstance(setting, InitScheme):
+        return setting
+    if setting is None:
+        return DEFAULT
+    if isinstance(setting, str):
+        setting = {"scheme": setting}
+    if not isinstance(setting, Mapping):
+        raise InitError(f"{where}: init must be a scheme name or a dict, got {setting!r}")
+    values = dict(setting)
+    scheme = values.pop("scheme", None)
+    if scheme not in SCHEMES:
+        raise InitError(f"{where}: unknown init scheme {scheme!r} "
+                        f"(use one of {', '.join(SCHEMES)})")
+    allowed = SCHEME_KEYS[scheme]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        keys = ", ".join(allowed) or "none"
+        raise InitError(f"{where}: init scheme {scheme!r} has no option {unknown[0]!r} "
+                        f"(it has: {keys})")
+    options = {key: _check(where, scheme, key, values.get(key, default))
+               for key, default in allowed.items()}
+    return InitScheme(scheme, tuple(options.items()))
+
+
+def _check(where: str, scheme: str, key: str, value: Any) -> Any:
+    if key == "mode":
+        return _choice(where, key, value, MODES)
+    if key == "nonlinearity":
+        return _choice(where, key, value, NONLINEARITIES)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise InitError(f"{where}: init {scheme} {key}={value!r} must be a finite number")
+    if key in ("std", "gain") and value <= 0:
+        raise InitError(f"{where}: init {scheme} {key}={value!r} must be positive")
+    return float(value)
+
+
+def _choice(where: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InitError(f"{where}: init {key}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def node_scheme(node_init: InitSetting, inherited: InitScheme, name: str) -> InitScheme:
+    """The scheme of a node: its own ``init`` if set, else the one it inherits.
+
+    Raises:
+        InitError: when the node's ``init`` is invalid, naming the node.
+    """
+    return inherited if node_init is None else parse_init(node_init, name)
+
+
+def apply_init(module: nn.Module, scheme: InitScheme) -> None:
+    """Initialise the parameters of ``module`` (and its children) by ``scheme``."""
+    if scheme.scheme == "default":
+        return
+    for sub in module.modules():
+        if isinstance(sub, WEIGHTED):
+            _draw(sub.weight, scheme)
+            if sub.bias is not None:
+                nn.init.constant_(sub.bias, scheme.get("bias"))
+        elif isinstance(sub, NORMS):
+            if getattr(sub, "weight", None) is not None:
+                nn.init.ones_(sub.weight)
+            if getattr(sub, "bias", None) is not None:
+                nn.init.zeros_(sub.bias)
+
+
+def _draw(weight: nn.Parameter, scheme: InitScheme) -> None:
+    if scheme.scheme == "kaiming":
+        nn.init.kaiming_normal_(weight, mode=scheme.get("mode"),
+                                nonlinearity=scheme.get("nonlinearity"))
+    elif scheme.scheme == "xavier":
+        nn.init.xavier_uniform_(weight, gain=scheme.get("gain"))
+    else:
+        nn.init.normal_(weight, mean=scheme.get("mean"), std=scheme.get("std"))
