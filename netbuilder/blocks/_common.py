@@ -25,13 +25,13 @@ import it when a block is built.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from netbuilder.core.errors import ParameterValueError
-from netbuilder.core.spec import Params, Shape, ShapeError
+from netbuilder.core.spec import Params, ParamSpec, Shape, ShapeError
 
 #: Layout of a batch-less shape, by rank.
 LAYOUTS = {1: "C", 2: "C×L", 3: "C×H×W", 4: "C×D×H×W"}
@@ -118,7 +118,7 @@ def min_rank(key: str, shape: Shape, rank: int) -> None:
                          f"({LAYOUTS[rank]}), got {describe(shape)}", (0,))
 
 
-def batch_dim(key: str, dim: int, rank: int, what: str = "dim") -> int:
+def batch_dim(dim: int, rank: int, what: str = "dim") -> int:
     """Index ``dim`` (counting the batch) of a batch-less shape of ``rank``, as 0-based.
 
     Raises:
@@ -126,10 +126,10 @@ def batch_dim(key: str, dim: int, rank: int, what: str = "dim") -> int:
     """
     full = dim + rank + 1 if dim < 0 else dim
     if not 0 <= full <= rank:
-        raise ShapeError(f"{key}: {what}={dim} is out of range for an input with "
+        raise ShapeError(f"{what}={dim} is out of range for an input with "
                          f"{rank} dimensions plus the batch", (0,))
     if full == 0:
-        raise ShapeError(f"{key}: {what}={dim} is the batch dimension", (0,))
+        raise ShapeError(f"{what}={dim} is the batch dimension", (0,))
     return full - 1
 
 
@@ -180,7 +180,7 @@ def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1,
     In ceil mode, a last window that would start in the right padding is dropped.
     """
     span = size + 2 * pad - effective_kernel(kernel, dilation)
-    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
@@ -194,16 +194,139 @@ def window_formula(axis: str, size: int, kernel: int, stride: int, pad: int,
     text = f"{axis}: {left}({size} − {kern} + 2·{pad})/{stride}{right} + 1"
     out = window_out(size, kernel, stride, pad, dilation, ceil_mode)
     span = size + 2 * pad - effective_kernel(kernel, dilation)
-    if ceil_mode and out != math.ceil(span / stride) + 1:
+    if ceil_mode and out != -(-span // stride) + 1:
         text += " − 1 (the last window would start in the padding)"
     return f"{text} = {out}"
-
-
-def receptive(shape: Shape, kernel: int, stride: int) -> tuple[int, int]:
-    """``(kernel, stride)`` for a windowed block, or ``(1, 1)`` on a vector input."""
-    return (kernel, stride) if len(shape) >= 2 else (1, 1)
 
 
 def whole_extent(shape: Shape) -> tuple[int, int]:
     """``(kernel, stride)`` of a block seeing the whole first spatial axis at once."""
     return (shape[1], shape[1]) if len(shape) >= 2 else (1, 1)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Sliding-window geometry along every spatial axis of an N-d convolution or pool.
+
+    Attributes:
+        kernel: Kernel size per axis.
+        stride: Step per axis.
+        padding: Zeros added on each side, per axis (ignored when ``same``).
+        dilation: Spacing of kernel taps per axis.
+        ceil_mode: Round the output size up, as pooling's ``ceil_mode``.
+        same: Convolution padding ``"same"``: the output keeps the input size.
+    """
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool = False
+    same: bool = False
+
+    @property
+    def effective(self) -> tuple[int, ...]:
+        """Extent of the (dilated) kernel per axis."""
+        return tuple(effective_kernel(k, d) for k, d in zip(self.kernel, self.dilation))
+
+    def padded(self, sizes: Shape) -> tuple[int, ...]:
+        """Input sizes with the padding added."""
+        if self.same:
+            return tuple(n + e - 1 for n, e in zip(sizes, self.effective))
+        return tuple(n + 2 * p for n, p in zip(sizes, self.padding))
+
+    def outputs(self, sizes: Shape) -> tuple[int, ...]:
+        """Output size per axis, as torch computes it (possibly < 1)."""
+        if self.same:
+            return tuple(sizes)
+        return tuple(window_out(*axis, self.ceil_mode) for axis in self._axes(sizes))
+
+    def formulas(self, sizes: Shape) -> tuple[str, ...]:
+        """The output-size arithmetic of every axis, numbers filled in."""
+        names = SPATIAL_AXES[len(sizes)]
+        if self.same:
+            return tuple(f'{name}: {n} (padding "same" adds {e - 1} zeros)'
+                         for name, n, e in zip(names, sizes, self.effective))
+        return tuple(window_formula(name, *axis, self.ceil_mode)
+                     for name, axis in zip(names, self._axes(sizes)))
+
+    def receptive(self) -> tuple[int, int]:
+        """``(kernel, stride)`` along the first spatial axis."""
+        return self.effective[0], self.stride[0]
+
+    def kernel_text(self) -> str:
+        """The kernel in words: ``kernel 5×5`` or ``kernel 3×3 dilated to 5×5``."""
+        text = f"kernel {times(self.kernel)}"
+        if self.effective != self.kernel:
+            text += f" dilated to {times(self.effective)}"
+        return text
+
+    def check_fits(self, sizes: Shape) -> None:
+        """Raise unless the kernel fits in the padded input (torch's convolution rule).
+
+        Raises:
+            ShapeError: naming the kernel and the padded input.
+        """
+        padded = self.padded(sizes)
+        if any(p < e for p, e in zip(padded, self.effective)):
+            raise ShapeError(
+                f"{self.kernel_text()} is larger than the padded input {times(padded)}", (0,))
+
+    def check_outputs(self, sizes: Shape) -> tuple[int, ...]:
+        """The output sizes, raising when one is below 1 (torch's pooling rule).
+
+        Raises:
+            ShapeError: naming the window, the padded input and the output.
+        """
+        out = self.outputs(sizes)
+        if min(out) < 1:
+            raise ShapeError(
+                f"the {self.kernel_text()} with stride {times(self.stride)} does not fit the "
+                f"padded input {times(self.padded(sizes))}: the output would be {times(out)}",
+                (0,))
+        return out
+
+    def _axes(self, sizes: Shape) -> zip[tuple[int, int, int, int, int]]:
+        return zip(sizes, self.kernel, self.stride, self.padding, self.dilation)
+
+
+# -- parameter declarations shared by several blocks ------------------------------------
+def kernel_param(default: int) -> ParamSpec:
+    """``kernel_size``: an int or one int per spatial axis."""
+    return ParamSpec("kernel_size", "ints", default, 1, 64,
+                     help="Window size: one number, or one per spatial axis")
+
+
+def stride_param(default: int | None, nullable: bool = False) -> ParamSpec:
+    """``stride``; a nullable one defaults to the kernel size, as pooling does."""
+    extra = " (empty: the kernel size)" if nullable else ""
+    return ParamSpec("stride", "ints", default, 1, 64, nullable=nullable,
+                     help=f"Step between neighbouring windows{extra}")
+
+
+def dilation_param() -> ParamSpec:
+    """``dilation``: spacing between kernel taps."""
+    return ParamSpec("dilation", "ints", 1, 1, 32,
+                     help="Spacing between kernel taps (1: a plain, dense kernel)")
+
+
+def bias_param() -> ParamSpec:
+    """``bias``: whether a learnable bias is added."""
+    return ParamSpec("bias", "bool", True, help="Add a learnable bias per output")
+
+
+def inplace_param() -> ParamSpec:
+    """``inplace``: overwrite the input to save memory."""
+    return ParamSpec("inplace", "bool", False,
+                     help="Overwrite the input tensor to save memory")
+
+
+def eps_param() -> ParamSpec:
+    """``eps``: added to the variance for numerical stability."""
+    return ParamSpec("eps", "float", 1e-5, 1e-12, 1.0,
+                     help="Added to the variance to avoid dividing by zero")
+
+
+def probability_param(default: float, what: str) -> ParamSpec:
+    """``p``: a probability between 0 and 1."""
+    return ParamSpec("p", "float", default, 0.0, 1.0, help=what)
