@@ -70,6 +70,10 @@ class Document:
         """Call ``listener(analysis)`` whenever a fresh analysis is computed."""
         self._listeners.append(listener)
 
+    def disconnect_analysis(self, listener: Callable[[Analysis], None]) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
+
     # -- files ------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> Document:

@@ -25,6 +25,10 @@ class History:
         """Call ``listener()`` whenever the history changes."""
         self._listeners.append(listener)
 
+    def disconnect(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
+
     def _changed(self) -> None:
         for listener in list(self._listeners):
             listener()
@@ -102,6 +106,11 @@ class History:
         """Mark the current state as saved."""
         self._clean = self._index
         self._merge_open = False
+        self._changed()
+
+    def mark_modified(self) -> None:
+        """Mark the state as unsaved even with nothing to undo (e.g. a restored autosave)."""
+        self._clean = None
         self._changed()
 
     @property

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from importlib.metadata import entry_points
 
 from netbuilder.core.errors import UnknownBlockError
 from netbuilder.core.spec import BlockSpec
@@ -90,6 +89,8 @@ def default_registry() -> BlockRegistry:
         _default = BlockRegistry()
         for module in BUILTIN_PLUGINS:
             importlib.import_module(module).register_all(_default)
+        from importlib.metadata import entry_points  # ~70 ms: only when first needed
+
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             entry.load()(_default)
     return _default
