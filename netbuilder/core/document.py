@@ -74,6 +74,11 @@ class Document:
         """Stop calling ``listener``."""
         self._listeners.remove(listener)
 
+    def close(self) -> None:
+        """Stop following the graph (for temporary documents wrapping a shared graph)."""
+        self.graph.events.disconnect(self._on_events)
+        self._listeners.clear()
+
     # -- files ------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> Document:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -96,14 +96,14 @@ def test_branches_sit_side_by_side_centred_under_their_fork() -> None:
     assert len(ys) == 1, "parallel branches share one row"
     xs = sorted(positions[b][0] for b in branches)
     width = estimate_size(graph, graph.nodes[branches[0]])[0]
-    assert all(b - a >= width for a, b in zip(xs, xs[1:]))
+    assert all(b - a >= width for a, b in pairwise(xs))
     middle = positions[branches[1]][0]
     assert positions[fork][0] == pytest.approx(middle, abs=1)
     assert positions[merge][0] == pytest.approx(middle, abs=1)
 
 
 def test_a_skip_connection_keeps_the_main_chain_straight() -> None:
-    graph, ids = residual_graph()
+    graph, _ids = residual_graph()
     positions = layered_layout(graph)
     main = {positions[n][0] for n in graph.nodes if graph.nodes[n].type != "output"}
     assert len(main) == 1, "the shortcut gets a lane of its own beside the chain"

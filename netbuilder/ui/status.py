@@ -1,0 +1,97 @@
+"""The status bar's permanent summary: parameters, multiply-adds, model size, errors."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from netbuilder.core.analysis import Analysis
+from netbuilder.ui.numbers import compact, grouped, megabytes
+
+ERROR_COLOR, OK_COLOR, WARN_COLOR = "#d64545", "#3f9a5a", "#c98a12"
+
+
+def _separator() -> QFrame:
+    line = QFrame()
+    line.setObjectName("statusSeparator")
+    line.setAccessibleName("separator")
+    line.setFrameShape(QFrame.Shape.VLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
+
+
+class StatusSummary(QWidget):
+    """Totals of the graph, and a button that lists its errors.
+
+    Signals:
+        errorsClicked(): the user asked for the list of errors.
+    """
+
+    errorsClicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusSummary")
+        self.setAccessibleName("Network summary")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 4, 0)
+        layout.setSpacing(2)
+        self.level = self._label("statusLevel", "The graph level the canvas shows")
+        self.level.hide()
+        self.params = self._label("statusParams", "Learnable parameters of the whole network")
+        self.macs = self._label("statusMacs", "Multiply-accumulate operations per sample")
+        self.size = self._label("statusSize", "Weights and buffers at 32-bit floats")
+        self.errors = QToolButton(self)
+        self.errors.setObjectName("statusErrors")
+        self.errors.setAccessibleName("Errors")
+        self.errors.setAutoRaise(True)
+        self.errors.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.errors.setToolTip("Click to list the errors and warnings; choose one to select "
+                               "the node that causes it")
+        self.errors.setStatusTip("List the errors and warnings of the network")
+        self.errors.clicked.connect(self.errorsClicked.emit)
+        self.level_separator = _separator()
+        self.level_separator.hide()
+        for widget in (self.level, self.level_separator, self.params, _separator(),
+                       self.macs, _separator(), self.size, _separator(), self.errors):
+            layout.addWidget(widget)
+        self.error_count = 0
+        self.warning_count = 0
+        self._color = ""
+
+    def _label(self, name: str, tip: str) -> QLabel:
+        label = QLabel(self)
+        label.setObjectName(name)
+        label.setAccessibleName(tip)
+        label.setToolTip(tip)
+        label.setStatusTip(tip)
+        return label
+
+    def show_level(self, names: list[str]) -> None:
+        """Show which group the canvas has open (``Network › layer1 › block0``)."""
+        self.level.setText(" › ".join(["Network", *names]))
+        self.level.setVisible(bool(names))
+        self.level_separator.setVisible(bool(names))
+
+    def update_from(self, analysis: Analysis) -> None:
+        """Show the totals and issue counts of ``analysis``."""
+        self.params.setText(f"Params {grouped(analysis.total_params)}")
+        self.macs.setText(f"MACs {compact(analysis.total_macs)}")
+        self.size.setText(megabytes(analysis.model_size_mb))
+        self.error_count = len(analysis.errors)
+        self.warning_count = len(analysis.warnings)
+        self.errors.setText(self._issue_text())
+        color = (ERROR_COLOR if self.error_count else WARN_COLOR if self.warning_count
+                 else OK_COLOR)
+        if color != self._color:  # a style sheet re-polishes: set it only on a change
+            self._color = color
+            self.errors.setStyleSheet(f"QToolButton {{ color: {color}; font-weight: 600; }}")
+
+    def _issue_text(self) -> str:
+        errors, warnings = self.error_count, self.warning_count
+        if not errors and not warnings:
+            return "✓ No errors"
+        text = f"● {errors} error{'s' if errors != 1 else ''}"
+        if warnings:
+            text += f", {warnings} warning{'s' if warnings != 1 else ''}"
+        return text
