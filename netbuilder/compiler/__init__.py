@@ -10,22 +10,30 @@ Nothing here imports Qt. The main entry points:
 
 from __future__ import annotations
 
-from netbuilder.compiler.build import compile_graph
-from netbuilder.compiler.errors import CompileError, InitError, SourceExportError
-from netbuilder.compiler.init import SCHEMES, InitScheme, parse_init
-from netbuilder.compiler.module import GraphModule, trainable_parameters
-from netbuilder.compiler.source import export_source, to_source
+import importlib
+from typing import Any
 
-__all__ = [
-    "SCHEMES",
-    "CompileError",
-    "GraphModule",
-    "InitError",
-    "InitScheme",
-    "SourceExportError",
-    "compile_graph",
-    "export_source",
-    "parse_init",
-    "to_source",
-    "trainable_parameters",
-]
+#: Public name → module defining it. Imported on first use, so that importing
+#: ``netbuilder.compiler.import_cli`` (for ``netbuilder --help``) does not load torch.
+_EXPORTS = {
+    "compile_graph": "build",
+    "CompileError": "errors",
+    "InitError": "errors",
+    "SourceExportError": "errors",
+    "SCHEMES": "init",
+    "InitScheme": "init",
+    "parse_init": "init",
+    "GraphModule": "module",
+    "trainable_parameters": "module",
+    "export_source": "source",
+    "to_source": "source",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'netbuilder.compiler' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"netbuilder.compiler.{module}"), name)

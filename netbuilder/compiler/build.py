@@ -76,7 +76,7 @@ def _compile_level(graph: Graph, analysis: Analysis, scheme: InitScheme,
             module: nn.Module = _compile_level(node.body, analysis, own, top=False)
         else:
             module = _build_block(graph, node, analysis)
-            apply_init(module, own)
+            apply_init(module, own, _display(graph, node))
         if node.frozen:
             module.requires_grad_(False)
         modules[node.id] = module

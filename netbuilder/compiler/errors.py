@@ -32,8 +32,8 @@ class CompileError(NetBuilderError):
     def from_issues(cls, graph: Graph, issues: Sequence[Issue]) -> CompileError:
         """The error refusing ``graph`` because of analysis ``issues``.
 
-        Issues on nodes inside groups are prefixed with the group path
-        (``in layer1.block1: conv2: ...``) so the message says where to look.
+        Issues on nodes inside groups name them by their path
+        (``layer1.block1.conv2: ...``) so the message says where to look.
         """
         lines = [_locate(graph, issue) for issue in issues]
         count = f"{len(issues)} error{'s' if len(issues) != 1 else ''}"
@@ -52,11 +52,5 @@ class SourceExportError(CompileError):
 
 
 def _locate(graph: Graph, issue: Issue) -> str:
-    if issue.node is None:
-        return issue.message
-    try:
-        level, _ = graph.find(issue.node)
-    except NetBuilderError:
-        return issue.message
-    path = level.path()
-    return f"in {'.'.join(path)}: {issue.message}" if path else issue.message
+    """The issue's message (the analysis already names nested nodes by their path)."""
+    return issue.message

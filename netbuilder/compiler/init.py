@@ -22,22 +22,26 @@ its whole body, except for body nodes that set their own.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from netbuilder.compiler.errors import InitError
 
-SCHEMES = ("default", "kaiming", "xavier", "normal")
+SCHEMES = ("default", "kaiming", "xavier", "normal", "checkpoint")
 #: Optional keys of each scheme and their defaults.
 SCHEME_KEYS: dict[str, dict[str, Any]] = {
     "default": {},
     "kaiming": {"mode": "fan_out", "nonlinearity": "relu", "bias": 0.0},
     "xavier": {"gain": 1.0, "bias": 0.0},
     "normal": {"std": 0.01, "mean": 0.0, "bias": 0.0},
+    "checkpoint": {"file": "", "key": ""},
 }
 MODES = ("fan_in", "fan_out")
 NONLINEARITIES = ("relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu")
@@ -110,6 +114,10 @@ def parse_init(setting: InitSetting | InitScheme, where: str = "the graph") -> I
 
 
 def _check(where: str, scheme: str, key: str, value: Any) -> Any:
+    if scheme == "checkpoint":
+        if not isinstance(value, str) or (key == "file" and not value):
+            raise InitError(f"{where}: init checkpoint {key}={value!r} must be text")
+        return value
     if key == "mode":
         return _choice(where, key, value, MODES)
     if key == "nonlinearity":
@@ -137,9 +145,12 @@ def node_scheme(node_init: InitSetting, inherited: InitScheme, name: str) -> Ini
     return inherited if node_init is None else parse_init(node_init, name)
 
 
-def apply_init(module: nn.Module, scheme: InitScheme) -> None:
+def apply_init(module: nn.Module, scheme: InitScheme, where: str = "a node") -> None:
     """Initialise the parameters of ``module`` (and its children) by ``scheme``."""
     if scheme.scheme == "default":
+        return
+    if scheme.scheme == "checkpoint":
+        load_checkpoint(module, scheme.get("file"), scheme.get("key"), where)
         return
     for sub in module.modules():
         if isinstance(sub, WEIGHTED):
@@ -161,3 +172,39 @@ def _draw(weight: nn.Parameter, scheme: InitScheme) -> None:
         nn.init.xavier_uniform_(weight, gain=scheme.get("gain"))
     else:
         nn.init.normal_(weight, mean=scheme.get("mean"), std=scheme.get("std"))
+
+
+@functools.lru_cache(maxsize=2)
+def _read_checkpoint(path: str, mtime: float) -> Mapping[str, torch.Tensor]:
+    """The state_dict in ``path`` (memory-mapped when the file allows), unwrapped from a
+    ``{"state_dict": ...}`` or ``{"model": ...}`` checkpoint."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # files in torch's legacy (non-zip) format cannot be mapped
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
+            state = state[wrapper]
+    if not isinstance(state, Mapping):
+        raise ValueError("the file does not hold a state_dict")
+    return state
+
+
+def load_checkpoint(module: nn.Module, file: str, key: str, where: str) -> None:
+    """Load ``key + "." + name`` of the state_dict in ``file`` into each entry of ``module``."""
+    try:
+        state = _read_checkpoint(file, os.path.getmtime(file))
+    except Exception as error:
+        raise InitError(f"{where}: cannot read the weights in {file}: {error}") from error
+    prefix = f"{key}." if key else ""
+    wanted = module.state_dict()
+    found = {}
+    for name, tensor in wanted.items():
+        value = state.get(prefix + name)
+        if value is None and name.endswith("num_batches_tracked"):
+            value = torch.zeros_like(tensor)
+        if value is None or value.shape != tensor.shape:
+            raise InitError(f"{where}: {file} has no {prefix + name} of shape "
+                            f"{tuple(tensor.shape)}")
+        found[name] = value
+    module.load_state_dict(found)

@@ -141,6 +141,12 @@ def format_shape(shape: Shape | None) -> str:
 _CacheKey = tuple[Any, ...]
 
 
+def _where(graph: Graph, node: Node) -> str:
+    """The node's dotted path, as its module is named: ``layer1.0.conv1``."""
+    path = graph.path()
+    return ".".join((*path, node.name)) if path else node.name
+
+
 class Analyzer:
     """Analyses a graph, re-inferring only nodes whose inputs or parameters changed."""
 
@@ -244,7 +250,7 @@ class Analyzer:
         for port in missing:
             where = f"input {port!r} of {node.name}" if len(graph.input_ports(node)) > 1 \
                 else f"the input of {node.name}"
-            info.issues.append(Issue(f"{node.name}: {where} is not connected",
+            info.issues.append(Issue(f"{_where(graph, node)}: {where} is not connected",
                                      node.id, (node.id,)))
         return not missing
 
@@ -275,7 +281,7 @@ class Analyzer:
     # -- messages ---------------------------------------------------------------------
     def _shape_issue(self, graph: Graph, node: Node, edges: Sequence[Edge],
                      shapes: tuple[Shape | None, ...], error: ShapeError) -> Issue:
-        message = f"{node.name}: {error.message}"
+        message = f"{_where(graph, node)}: {error.message}"
         culprits = [i for i in error.inputs if 0 <= i < len(edges)]
         if culprits:
             parts = [f"{self._producer_name(graph, edges[i])} gives {format_shape(shapes[i])}"
@@ -301,7 +307,7 @@ class Analyzer:
         for nid in stuck:
             info = NodeInfo(nid)
             info.issues.append(Issue(
-                f"{graph.nodes[nid].name}: part of a cycle or fed by one ({names})",
+                f"{_where(graph, graph.nodes[nid])}: part of a cycle or fed by one ({names})",
                 nid, tuple(stuck)))
             result.nodes[nid] = info
 
@@ -323,7 +329,7 @@ class Analyzer:
             info = result.nodes.get(node.id)
             if info is not None:
                 info.issues.append(Issue(
-                    f"{node.name}: its output is not used", node.id, (node.id,),
+                    f"{_where(graph, node)}: its output is not used", node.id, (node.id,),
                     severity=WARNING))
 
 
@@ -336,7 +342,7 @@ class Analyzer:
             info = result.nodes.get(node.id)
             if node.type in wrong and info is not None:
                 info.issues.append(Issue(
-                    f"{node.name}: {node.type} nodes cannot be used in {where}",
+                    f"{_where(graph, node)}: {node.type} nodes cannot be used in {where}",
                     node.id, (node.id,)))
 
 

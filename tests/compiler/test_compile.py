@@ -154,7 +154,7 @@ def test_errors_inside_groups_name_the_group_path() -> None:
     assert block.body is not None
     inner = block.body.by_name("conv")
     block.body._set_params(inner.id, {"out_channels": 2, "kernel_size": 7})
-    with pytest.raises(CompileError, match=r"in stage: conv: .*7") as caught:
+    with pytest.raises(CompileError, match=r"stage.conv: .*7") as caught:
         compile_graph(graph)
     assert inner.id in caught.value.nodes
 

@@ -1,0 +1,60 @@
+"""The classic architectures as editable templates: graphs of blocks and groups.
+
+Build one by name::
+
+    from netbuilder.templates import build_template, list_templates
+
+    graph = build_template("resnet50", input_shape=(3, 96, 96), num_classes=10)
+
+Every template is parameterised by its input shape (C×H×W) and number of classes, and
+keeps residual, inception, dense, VGG and NiN blocks as collapsible groups. Templates
+that torchvision also has are equal to it: same parameter count, ``state_dict`` keys that
+map onto torchvision's (:mod:`netbuilder.templates.mapping`) and the same outputs with the
+same weights (:mod:`netbuilder.templates.weights`).
+
+Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from netbuilder.templates._api import (
+    Shape,
+    TemplateBuilder,
+    TemplateError,
+    TemplateInfo,
+    build_project,
+    build_template,
+    get_template_info,
+    is_template,
+    list_templates,
+    normalize_name,
+    register_template,
+    template_names,
+    template_options,
+    unregister_template,
+)
+
+#: Modules registering templates on import, in the order the templates are listed.
+FAMILY_MODULES = ("lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "densenet")
+for _module in FAMILY_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+
+__all__ = [
+    "FAMILY_MODULES",
+    "Shape",
+    "TemplateBuilder",
+    "TemplateError",
+    "TemplateInfo",
+    "build_project",
+    "build_template",
+    "get_template_info",
+    "is_template",
+    "list_templates",
+    "normalize_name",
+    "register_template",
+    "template_names",
+    "template_options",
+    "unregister_template",
+]
