@@ -1,0 +1,107 @@
+"""``netbuilder import PACKAGE.MODULE:FACTORY -o FILE.nbproj``: a model as a project.
+
+:func:`add_import_parser` declares the subcommand and :func:`run_import` runs it::
+
+    netbuilder import torchvision.models:resnet18 --input-shape 3,224,224 \\
+        --num-classes 10 -o resnet18.nbproj [--weights-out resnet18.pt]
+    netbuilder import torchvision.models:googlenet --arg aux_logits=False \\
+        --arg init_weights=False -o googlenet.nbproj
+
+The project goes to ``-o``; the weights (a ``state_dict`` of the compiled graph, saved
+with ``torch.save``) to ``--weights-out``, by default beside the project with the suffix
+``.pt``. Exit status: 0 imported, 1 the model has parts no block reproduces (every one is
+printed, or the import does not analyse or reproduce the model), 2 wrong usage or a
+factory that cannot be loaded or called.
+
+torch is imported only when the command runs, so ``netbuilder --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_UNMAPPED, EXIT_USAGE = 0, 1, 2
+DEFAULT_INPUT_SHAPE = (3, 224, 224)
+
+
+def add_import_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``import`` subcommand to ``subparsers`` (of ``add_subparsers()``)."""
+    parser = subparsers.add_parser(
+        "import", help="import a PyTorch model as a project (graph and weights)",
+        description="Trace a PyTorch model with torch.fx and write it as an editable "
+                    "project, its module hierarchy kept as groups, with its weights.")
+    configure_import(parser)
+    parser.set_defaults(func=run_import)
+    return parser
+
+
+def configure_import(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``netbuilder import`` on ``parser``."""
+    parser.add_argument("factory", metavar="PACKAGE.MODULE:FACTORY",
+                        help="the function or class making the model, e.g. "
+                             "torchvision.models:resnet18")
+    parser.add_argument("--input-shape", type=parse_shape, default=DEFAULT_INPUT_SHAPE,
+                        metavar="C,H,W", help="one sample's shape without the batch "
+                                              "(default: 3,224,224)")
+    parser.add_argument("--num-classes", type=int, metavar="N",
+                        help="passed to the factory as num_classes=N")
+    parser.add_argument("--arg", action="append", default=[], type=parse_keyword,
+                        metavar="KEY=VALUE", help="another factory argument (a Python "
+                                                  "literal, else text); repeatable")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.nbproj",
+                        help="the project file to write")
+    parser.add_argument("--weights-out", metavar="FILE.pt",
+                        help="the weights file to write (default: beside the project, .pt)")
+    parser.add_argument("--plain-groups", action="store_true",
+                        help="keep torchvision building blocks as plain groups instead of "
+                             "composite blocks")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"3,224,224"`` (or ``3x224x224``) → ``(3, 224, 224)``."""
+    parts = text.replace("x", ",").replace("×", ",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers") from None
+    if not 1 <= len(shape) <= 4 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to 4 positive sizes, e.g. 3,32,32")
+    return shape
+
+
+def parse_keyword(text: str) -> tuple[str, Any]:
+    """``"aux_logits=False"`` → ``("aux_logits", False)``; a non-literal value stays text."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    try:
+        parsed: Any = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    return key.strip(), parsed
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Import the model, write the project and the weights; return the exit status."""
+    from netbuilder.compiler.importer import FactoryError, ModelImportError, import_factory
+
+    kwargs = dict(args.arg)
+    if args.num_classes is not None:
+        kwargs["num_classes"] = args.num_classes
+    try:
+        result = import_factory(args.factory, args.input_shape,
+                                composites=not args.plain_groups, **kwargs)
+    except ModelImportError as error:
+        print(f"netbuilder: error: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, FactoryError) else EXIT_UNMAPPED
+    try:
+        project, weights = result.save(args.output, args.weights_out)
+    except OSError as error:
+        print(f"netbuilder: error: cannot write: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    count = sum(1 for _ in result.graph.walk())
+    print(f"wrote {project} ({count} nodes) and {weights} ({len(result.weights)} tensors)")
+    return EXIT_OK
