@@ -66,12 +66,12 @@ def load_source(arg: str) -> Project:
         project = resolve(arg)
         if project is not None:
             return project
-    raise ProjectFileError(f"{arg}: no such file")
+    raise ProjectFileError(f"{arg}: no such file or template (`netbuilder templates` lists them)")
 
 
 # -- summary ----------------------------------------------------------------------------
 def _configure_summary(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="a .nbproj project file")
+    parser.add_argument("file", metavar="FILE", help="a .nbproj project file or a template")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -176,18 +176,70 @@ def _totals(analysis: Analysis) -> list[str]:
 
 
 def _located(graph: Graph, issue: Issue) -> str:
-    """The issue's message, with the groups holding its node where it is nested."""
-    if issue.node is None:
-        return issue.message
-    level, _ = graph.find(issue.node)
-    return f"{issue.message} (in {'.'.join(level.path())})" if level.path() else issue.message
+    """The issue's message (nested nodes are already named by their group path)."""
+    return issue.message
+
+
+# -- gui and render ----------------------------------------------------------------------
+def _configure_gui(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", nargs="?",
+                        help="a .nbproj project file (default: the LeNet-5 example)")
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from netbuilder.ui.app import run_gui  # Qt only when a window is wanted
+
+    return run_gui(args.file)
+
+
+def _configure_render(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a .nbproj project file or a template")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="the picture to write: .png or .svg")
+    parser.add_argument("--scale", type=float, default=2.0, help="pixels per unit (PNG)")
+    parser.add_argument("--dark", action="store_true", help="use the dark theme")
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    if args.output.suffix.lower() not in (".png", ".svg"):
+        raise ProjectFileError(f"{args.output}: choose a .png or .svg file name")
+    graph = load_source(args.file).graph
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no window is shown
+    from netbuilder.ui.render import render_document
+
+    written = render_document(graph, args.output, scale=args.scale, dark=args.dark)
+    print(written)
+    return EXIT_OK
 
 
 # -- the command ------------------------------------------------------------------------------
 COMMANDS: list[Subcommand] = [
     Subcommand("summary", "print shapes, parameters and costs of every node",
                _configure_summary, _run_summary),
+    Subcommand("gui", "open the editor window", _configure_gui, _run_gui),
+    Subcommand("render", "draw the diagram of a project or template to PNG or SVG",
+               _configure_render, _run_render),
 ]
+
+
+def _register_extensions() -> None:
+    """Subcommands and sources contributed by the other packages (imported lazily)."""
+    from netbuilder.templates import cli as templates_cli
+
+    COMMANDS.append(Subcommand("templates", templates_cli.HELP,
+                               templates_cli.configure_templates, templates_cli.run_templates))
+    SOURCE_RESOLVERS.append(templates_cli.resolve_project)
+    from netbuilder.training import cli as train_cli
+
+    COMMANDS.append(Subcommand("train", "train a project or template on a data set",
+                               train_cli.configure_train_parser, train_cli.run_train))
+    from netbuilder.compiler import import_cli
+
+    COMMANDS.append(Subcommand("import", "import a PyTorch model as an editable project",
+                               import_cli.configure_import, import_cli.run_import))
+
+
+_register_extensions()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``netbuilder`` command; return the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # `netbuilder` alone opens the editor
+        argv = ["gui"]
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

@@ -110,8 +110,28 @@ def test_unreadable_files_exit_2_with_one_line(
                                        str(BROKEN / "unknown_param.nbproj"))[2]
 
 
+def test_no_arguments_opens_the_editor(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import netbuilder.ui.app as app
+
+    opened: list[str | None] = []
+    monkeypatch.setattr(app, "run_gui", lambda path: opened.append(path) or 0)
+    assert run(capsys)[0] == 0
+    assert run(capsys, "gui", str(EXAMPLE))[0] == 0
+    assert opened == [None, str(EXAMPLE)]
+
+
+def test_render_writes_png_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png, svg = tmp_path / "g.png", tmp_path / "g.svg"
+    assert run(capsys, "render", str(EXAMPLE), "-o", str(png))[0] == 0
+    assert run(capsys, "render", "lenet5", "-o", str(svg))[0] == 0
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 2000
+    assert "c1" in svg.read_text()
+    code, _, err = run(capsys, "render", str(EXAMPLE), "-o", str(tmp_path / "g.bmp"))
+    assert code == 2 and "choose a .png or .svg" in err
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, )[0] == 2
     code, _, err = run(capsys, "frobnicate")
     assert code == 2 and "invalid choice" in err
     assert run(capsys, "summary")[0] == 2
