@@ -199,12 +199,19 @@ class Analyzer:
 
     def _node(self, graph: Graph, node: Node, info: NodeInfo, result: Analysis) -> None:
         edges = graph.in_edges(node.id)
-        producers = [result.nodes.get(e.source) for e in edges]
-        shapes = tuple(None if p is None else p.outputs.get(e.source_port)
-                       for p, e in zip(producers, edges))
+        known = result.nodes
+        shapes_list: list[Shape | None] = []
+        rf_in = jump_in = 1
+        for edge in edges:
+            producer = known.get(edge.source)
+            if producer is None:
+                shapes_list.append(None)
+                continue
+            shapes_list.append(producer.outputs.get(edge.source_port))
+            rf_in = max(rf_in, producer.rf)
+            jump_in = max(jump_in, producer.jump)
+        shapes = tuple(shapes_list)
         connected = self._check_ports(graph, node, edges, info)
-        rf_in = max((p.rf for p in producers if p is not None), default=1)
-        jump_in = max((p.jump for p in producers if p is not None), default=1)
         if node.body is not None:
             info.inputs = self._group_inputs(graph, node, edges, shapes)
             self._group(graph, node, info, result, rf_in, jump_in)
@@ -245,10 +252,13 @@ class Analyzer:
 
     def _check_ports(self, graph: Graph, node: Node, edges: Sequence[Edge],
                      info: NodeInfo) -> bool:
+        ports = graph.input_ports(node)
+        if len(ports) == 1 and edges:  # the common case: one port, wired
+            return True
         connected = {e.target_port for e in edges}
-        missing = [p.name for p in graph.input_ports(node) if p.name not in connected]
+        missing = [p.name for p in ports if p.name not in connected]
         for port in missing:
-            where = f"input {port!r} of {node.name}" if len(graph.input_ports(node)) > 1 \
+            where = f"input {port!r} of {node.name}" if len(ports) > 1 \
                 else f"the input of {node.name}"
             info.issues.append(Issue(f"{_where(graph, node)}: {where} is not connected",
                                      node.id, (node.id,)))
