@@ -229,6 +229,8 @@ class Analyzer:
         info.outputs = {port: outcome.shape for port in outputs} if outputs else {}
         if node.type in (OUTPUT, GROUP_OUTPUT):
             info.outputs = {"out": outcome.shape}
+        if node.resolved.get("inplace") is True:
+            self._check_inplace(graph, node, edges, info)
         info.params, info.buffers, info.macs = outcome.params, outcome.buffers, outcome.macs
         info.formulas = outcome.formulas
         info.rf = rf_in + (outcome.kernel - 1) * jump_in
@@ -249,6 +251,25 @@ class Analyzer:
             outcome = ShapeError(f"cannot analyse {node.type}: {error!r}")
         self._cache[node.id] = ((node.resolved, key), outcome)
         return outcome
+
+    @staticmethod
+    def _check_inplace(graph: Graph, node: Node, edges: Sequence[Edge],
+                       info: NodeInfo) -> None:
+        """An in-place block may only overwrite a value nothing else reads."""
+        for edge in edges:
+            source = graph.nodes[edge.source]
+            readers = [e.target for e in graph.out_edges(source.id)
+                       if e.source_port == edge.source_port and e.target != node.id]
+            if source.type in (INPUT, GROUP_INPUT):
+                why = f"the {'group ' if source.type == GROUP_INPUT else ''}input {source.name}"
+            elif readers:
+                names = ", ".join(graph.nodes[r].name for r in dict.fromkeys(readers))
+                why = f"the output of {source.name}, which {names} also read"
+            else:
+                continue
+            info.issues.append(Issue(
+                f"{_where(graph, node)}: in-place operation would overwrite {why}; "
+                f"turn inplace off", node.id, (node.id, source.id, *readers), edge))
 
     def _check_ports(self, graph: Graph, node: Node, edges: Sequence[Edge],
                      info: NodeInfo) -> bool:

@@ -60,7 +60,9 @@ def capture(model: nn.Module, x: Tensor, node_ids: Iterable[str]) -> dict[str, T
 def _keep(found: dict[str, Tensor], node: str, module: nn.Module, inputs: Any,
           output: Any) -> None:
     value = output[0] if isinstance(output, (tuple, list)) else output
-    found[node] = value.detach().float().cpu()
+    # A copy, taken now: an in-place block further on (ReLU(inplace=True) after a batch
+    # norm, as torchvision builds them) would otherwise overwrite what we keep.
+    found[node] = value.detach().float().cpu().clone()
 
 
 def _forward(model: nn.Module, x: Tensor) -> Any:

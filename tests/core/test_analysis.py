@@ -109,3 +109,27 @@ def test_incremental_reanalysis_reinfers_only_what_changed() -> None:
 def test_format_shape() -> None:
     assert format_shape((3, 32, 32)) == "3×32×32"
     assert format_shape(None) == "?"
+
+
+def test_inplace_block_must_not_overwrite_a_shared_value() -> None:
+    from netbuilder.core.graph import Graph as RealGraph
+
+    graph = RealGraph()
+    x = graph.add("input", "x", shape=(4, 8, 8))
+    bn = graph.add("batchnorm2d", "bn", after=x)
+    relu = graph.add("relu", "relu", after=bn, inplace=True)
+    graph.add("output", "out", after=relu)
+    assert analyze(graph).ok  # bn's output feeds only the ReLU: safe, as torchvision does
+    side = graph.add("sigmoid", "side", after=bn)
+    add = graph.add("add", "sum")
+    graph.connect(relu, add)
+    graph.connect(side, add)
+    graph._delete_edge(graph.in_edges(graph.by_name("out").id)[0])
+    graph.connect(add, graph.by_name("out"))
+    (issue,) = analyze(graph).errors
+    assert issue.message == ("relu: in-place operation would overwrite the output of bn, "
+                             "which side also read; turn inplace off")
+    assert set(issue.nodes) == {relu.id, bn.id, side.id}
+    direct = graph.add("relu", "direct", after=x, inplace=True)
+    messages = [i.message for i in analyze(graph).errors if i.node == direct.id]
+    assert messages == ["direct: in-place operation would overwrite the input x; turn inplace off"]
