@@ -84,7 +84,8 @@ def main() -> None:
     print(f"full analysis pass:          {full:7.2f} ms  (target < 10 ms)  "
           f"ratio to meta forward {full / meta:5.2f}")
     print(f"one parameter change:        {incremental:7.2f} ms  "
-          f"ratio to full pass {incremental / full:5.2f}, to meta forward {incremental / meta:5.2f}")
+          f"ratio to full pass {incremental / full:5.2f}, "
+          f"to meta forward {incremental / meta:5.2f}")
     print(f"re-analysis, nothing changed:{unchanged:7.2f} ms")
     print(f"meta-device forward (torch): {meta:7.2f} ms  (reference)")
 

@@ -10,19 +10,24 @@ Exit status: 0 success, 1 the graph has errors, 2 unreadable file or wrong usage
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import keyword
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netbuilder import __version__
 from netbuilder.core.analysis import Analysis, Issue, NodeInfo, analyze, format_shape
+from netbuilder.core.document import Document
 from netbuilder.core.errors import NetBuilderError, ProjectFileError
 from netbuilder.core.graph import Graph, Node
-from netbuilder.core.serialize import Project, load
+from netbuilder.core.serialize import Project, load, save
 
 EXIT_OK, EXIT_GRAPH_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -212,6 +217,165 @@ def _run_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- export -----------------------------------------------------------------------------------
+EXPORT_SUFFIXES = (".py", ".nbproj")
+
+
+def class_name_for(title: str) -> str:
+    """A Python class name made from a title: ``ResNet-18`` → ``ResNet18``."""
+    parts = re.findall(r"[A-Za-z0-9]+", title)
+    name = "".join(part[0].upper() + part[1:] for part in parts) or "Net"
+    if name[0].isdigit():
+        name = f"Net{name}"
+    return f"{name}Net" if keyword.iskeyword(name) else name
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1")
+    return value
+
+
+def _configure_export(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE",
+                        help="a .nbproj project file or a template (e.g. resnet18, or "
+                             "resnet18:input_shape=3x96x96)")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
+                        help="OUT.py: standalone PyTorch source (weights, if any, beside it "
+                             "as OUT.pt); OUT.nbproj: the project file")
+    parser.add_argument("--weights", metavar="torchvision|PATH",
+                        help="initialise a template's layers from torchvision's weights in "
+                             "the torch hub cache, or from a state_dict file")
+    parser.add_argument("--transfer", type=_positive_int, metavar="N",
+                        help="transfer learning: a fresh head for N classes, every other "
+                             "layer frozen")
+    parser.add_argument("--class-name", metavar="NAME",
+                        help="the network class's name in OUT.py (default: from the title)")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    suffix = args.output.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise ProjectFileError(f"{args.output}: choose a .py or .nbproj file name")
+    if args.class_name is not None and not _valid_class_name(args.class_name):
+        raise ProjectFileError(f"--class-name {args.class_name!r} is not a Python class name")
+    project = load_source(args.file)
+    analysis = analyze(project.graph)
+    if not analysis.ok:
+        _print_errors(project.graph, analysis)
+        return EXIT_GRAPH_ERRORS
+    document = Document(project.graph, training=project.training, meta=project.meta)
+    if args.weights:
+        _apply_weights(document, args.weights)
+    if args.transfer is not None:
+        _apply_transfer(document, args.transfer)
+    if suffix == ".py":
+        written = _write_python(document, args)
+    else:
+        save(Project(document.graph, document.training, document.meta), args.output)
+        written = [args.output]
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def _valid_class_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _print_errors(graph: Graph, analysis: Analysis) -> None:
+    count = len(analysis.errors)
+    print(f"netbuilder: error: the graph has {count} error{'s' * (count != 1)}:",
+          file=sys.stderr)
+    for issue in analysis.errors:
+        print(f"  {_located(graph, issue)}", file=sys.stderr)
+
+
+def _template_of(document: Document) -> str:
+    """The template the document was made from (``--weights`` needs one)."""
+    from netbuilder.templates.weights import WeightsError
+
+    name = document.meta.get("template")
+    if not isinstance(name, str) or not name:
+        raise WeightsError("--weights needs a template (or a project made from one, which "
+                           "records it); use `netbuilder import` for other models")
+    return name
+
+
+def _apply_weights(document: Document, choice: str) -> None:
+    """Point every layer at the weights file (``torchvision``: the hub cache)."""
+    from netbuilder.templates.weights import WeightsError, find_cached_weights, init_from_weights
+
+    template = _template_of(document)
+    source = None if choice == "torchvision" else Path(choice)
+    if source is None and find_cached_weights(template) is None:
+        raise WeightsError(_not_cached(template))
+    document.push(init_from_weights(document.graph, template, source))
+
+
+def _not_cached(template: str) -> str:
+    """Where to put torchvision's weights file for ``template`` (nothing is downloaded)."""
+    from torchvision.models import get_model_weights
+
+    from netbuilder.templates import get_template_info
+    from netbuilder.templates.weights import cache_path
+
+    info = get_template_info(template)
+    url = get_model_weights(str(info.torchvision)).DEFAULT.url
+    return (f"torchvision's {template} weights are not in the torch hub cache; download "
+            f"{url} to {cache_path(template)} (nothing is downloaded here), or give a "
+            f"state_dict file with --weights PATH")
+
+
+def _apply_transfer(document: Document, classes: int) -> None:
+    from netbuilder.templates.weights import transfer_learning
+
+    document.push(transfer_learning(document.graph, classes))
+
+
+@contextlib.contextmanager
+def quiet_meta_checkpoints() -> Iterator[None]:
+    """Silence torch's warnings about loading a ``checkpoint`` init on the meta device.
+
+    Source export compiles the graph on the meta device, where loading a layer's weights
+    file is a no-op that torch warns about once per tensor.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*non-meta parameter in the checkpoint")
+        yield
+
+
+def _write_python(document: Document, args: argparse.Namespace) -> list[Path]:
+    """OUT.py, and OUT.pt when the layers have weights from a file."""
+    from netbuilder.compiler.source import export_source
+
+    title = str(document.meta.get("title") or Path(args.file).stem.split(":")[0])
+    name = args.class_name or class_name_for(title)
+    with quiet_meta_checkpoints():
+        written = [export_source(document.graph, args.output, name)]
+    if args.weights:
+        written.append(_write_state(document.graph, args.output.with_suffix(".pt")))
+    frozen = [node.name for _level, node in document.graph.walk() if node.frozen]
+    if frozen:
+        print(f"note: {args.output.name} does not record frozen layers; keep these fixed when "
+              f"training: {', '.join(frozen)}", file=sys.stderr)
+    return written
+
+
+def _write_state(graph: Graph, path: Path) -> Path:
+    """The compiled graph's ``state_dict`` (loads into the exported class)."""
+    import torch
+
+    from netbuilder.compiler import compile_graph
+
+    torch.save(compile_graph(graph).state_dict(), path)
+    return path
+
+
 # -- the command ------------------------------------------------------------------------------
 COMMANDS: list[Subcommand] = [
     Subcommand("summary", "print shapes, parameters and costs of every node",
@@ -219,6 +383,9 @@ COMMANDS: list[Subcommand] = [
     Subcommand("gui", "open the editor window", _configure_gui, _run_gui),
     Subcommand("render", "draw the diagram of a project or template to PNG or SVG",
                _configure_render, _run_render),
+    Subcommand("export", "write a project or template as PyTorch source (.py) or a project "
+                         "file (.nbproj), optionally with pretrained weights",
+               _configure_export, _run_export),
 ]
 
 

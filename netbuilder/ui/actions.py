@@ -35,6 +35,8 @@ class ActionSpec:
         checkable: Whether it is a toggle.
         scope: ``"window"``, or ``"canvas"`` for keys that only act while the canvas has
             the focus.
+        enabled_when: Name of a window method telling whether the action applies (checked
+            when the action is made and whenever its menu opens); none: always enabled.
     """
 
     name: str
@@ -45,6 +47,7 @@ class ActionSpec:
     icon: str = ""
     checkable: bool = False
     scope: str = WINDOW
+    enabled_when: str = ""
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -65,6 +68,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
                ("Ctrl+E",), "export"),
     ActionSpec("export_svg", "Export Diagram as S&VG…",
                "Save the network as a scalable SVG drawing", "file_export_svg"),
+    ActionSpec("import_model", "&Import PyTorch Model…",
+               "Trace a PyTorch model (torchvision or your own) into an editable network "
+               "with its weights", "file_import_model", ("Ctrl+Shift+I",)),
+    ActionSpec("init_pretrained", "Initialise From &Pretrained Weights…",
+               "Load torchvision's weights (cached, or a file you choose) into this template",
+               "file_init_pretrained", enabled_when="can_init_pretrained"),
+    ActionSpec("transfer_learning", "Transfer &Learning…",
+               "Freeze every layer but a fresh classifier head for a new number of classes",
+               "file_transfer_learning"),
+    ActionSpec("export_source", "Export P&ython Source…",
+               "Save the network as a standalone PyTorch file (one nn.Module class)",
+               "file_export_source"),
     ActionSpec("clear_recent", "&Clear Recent Files", "Forget the list of recent files",
                "clear_recent_files"),
     ActionSpec("close", "&Close Window", "Close this window", "close", ("Ctrl+W",)),
@@ -126,8 +141,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("&File", ("new", "new_window", "open", "open_template", "@recent", "-", "save",
-               "save_as", "-", "export_png", "export_svg", "-", "close", "quit")),
+    ("&File", ("new", "new_window", "open", "open_template", "import_model", "@recent", "-",
+               "save", "save_as", "-", "init_pretrained", "transfer_learning", "-",
+               "export_png", "export_svg", "export_source", "-", "close", "quit")),
     ("&Edit", ("undo", "redo", "-", "cut", "copy", "paste", "duplicate", "delete", "-",
                "select_all", "-", "group", "ungroup", "open_group", "close_group", "-",
                "rename", "freeze", "save_user_block")),
@@ -169,7 +185,16 @@ def create_actions(window: QMainWindow) -> dict[str, QAction]:
         if spec.slot:
             action.triggered.connect(_slot(window, spec))
         table[spec.name] = action
+    refresh_enabled(window, table)
     return table
+
+
+def refresh_enabled(window: QObject, table: dict[str, QAction]) -> None:
+    """Enable each action with an ``enabled_when`` check as the check says now."""
+    for spec in ACTIONS:
+        check = getattr(window, spec.enabled_when, None) if spec.enabled_when else None
+        if check is not None:
+            table[spec.name].setEnabled(bool(check()))
 
 
 def _slot(window: QMainWindow, spec: ActionSpec) -> Callable[[], object]:
@@ -200,6 +225,7 @@ def build_menus(bar: QMenuBar, table: dict[str, QAction],
         key = title.replace("&", "").lower()
         menu.setObjectName(f"menu{key.capitalize()}")
         menu.setAccessibleName(f"{key.capitalize()} menu")
+        menu.aboutToShow.connect(lambda: refresh_enabled(bar.window(), table))
         for row in rows:
             _add_row(menu, row, table, specials)
         menus[key] = menu

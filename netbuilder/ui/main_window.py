@@ -39,8 +39,10 @@ from netbuilder.ui.inspector import InspectorPanel
 from netbuilder.ui.palette import MIME_FRAGMENT, BlockPalette, UserBlockStore
 from netbuilder.ui.recovery import Ask, Autosaver, offer_recovery
 from netbuilder.ui.status import StatusSummary
+from netbuilder.ui.training.launcher import TrainingLauncher
 from netbuilder.ui.window_edit import EditMixin
 from netbuilder.ui.window_files import FileMixin
+from netbuilder.ui.window_models import ModelsMixin
 
 STATE_VERSION = 1
 #: Smallest zoom the first view of a document uses: below it, node text is unreadable.
@@ -83,7 +85,7 @@ def lenet5_graph() -> Graph:
     return graph
 
 
-class MainWindow(FileMixin, EditMixin, QMainWindow):
+class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
     """The NetBuilder editor window."""
 
     windows: ClassVar[list[MainWindow]] = []
@@ -113,6 +115,7 @@ class MainWindow(FileMixin, EditMixin, QMainWindow):
         self.minimap: Minimap | None = None
         self.setCentralWidget(self.canvas_host)
         self._make_docks()
+        self.training = TrainingLauncher(self, self.training_dock, self.document, self.view)
         self._make_menus()
         self.status = StatusSummary(self)
         self.statusBar().setObjectName("statusBar")
@@ -214,9 +217,17 @@ class MainWindow(FileMixin, EditMixin, QMainWindow):
                  (self.palette_dock, self.inspector_dock, self.training_dock)]
         self.menus = build_menus(self.menuBar(), self.act, {
             "recent": self.recent_menu, "docks": docks, "theme": theme})
+        self.menuBar().insertMenu(self.menus["help"].menuAction(), self.training.menu)
         self.menuBar().setObjectName("menuBar")
         self.menuBar().setAccessibleName("Menu bar")
-        self.addToolBar(build_toolbar(self, self.act))
+        toolbar = build_toolbar(self, self.act)
+        toolbar.addSeparator()
+        toolbar.addAction(self.training.actions["train"])
+        train = toolbar.widgetForAction(self.training.actions["train"])
+        if train is not None:
+            train.setObjectName("toolButtonTrain")
+            train.setAccessibleName("Train")
+        self.addToolBar(toolbar)
 
     def _connect_panels(self) -> None:
         self.palette_panel.blockActivated.connect(self.add_block)
@@ -252,6 +263,7 @@ class MainWindow(FileMixin, EditMixin, QMainWindow):
         self.view = view
         self.inspector.set_document(document)
         self.autosaver.set_document(document)
+        self.training.set_document(document, view)
         self._watch(document)
         self._refresh_all()
         self.view_toggle_minimap(self.act["minimap"].isChecked())
@@ -450,6 +462,7 @@ class MainWindow(FileMixin, EditMixin, QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.training.shutdown()
         self.save_settings()
         self.autosaver.stop()
         if self.error_dialog is not None:

@@ -33,7 +33,9 @@ Methods
     ``group_selected() -> str``, ``ungroup_selected()``, ``auto_layout()`` (one
     ``MoveNodes`` step), ``quick_add()`` (Tab, or double-click on empty canvas),
     ``set_expanded(node_id, bool) -> bool`` (a ``SetAttribute(collapsed)`` step),
-    ``grab_image(scale) -> QImage``, ``set_dark(bool | None)``, ``cancel_interaction()``.
+    ``grab_image(scale) -> QImage``, ``set_dark(bool | None)``, ``cancel_interaction()``,
+    ``set_node_flags({node_id: "vanishing" | "exploding"})`` (a badge on each node whose
+    gradients vanish or explode during training; ``{}`` clears them).
 
 Groups
     A group is drawn as one box (its ports, type, key parameters, output shape) with a

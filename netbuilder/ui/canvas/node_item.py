@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 LOD_BOXES = 0.4
 #: Below this level of detail only the name is written.
 LOD_NAME = 0.55
+#: Colour, glyph and explanation of each training flag (see :meth:`NodeItem.set_flag`).
+FLAGS = {
+    "vanishing": ("#2b8fd6", "↓", "Vanishing gradient: the gradient norm of this node's "
+                  "weights fell below 1e-7 during training, so they barely learn"),
+    "exploding": ("#d64545", "↑", "Exploding gradient: the gradient norm of this node's "
+                  "weights rose above 1e3 during training; lower the learning rate"),
+}
 
 HEADER = 24.0
 TOGGLE = 14.0
@@ -62,6 +69,7 @@ class NodeItem(QGraphicsItem):
         self.style = style
         self.edges: list[EdgeItem] = []
         self.hot_ports: frozenset[tuple[str, str]] = frozenset()
+        self.flag = ""
         self._texts: dict[str, tuple[QStaticText, QPointF]] | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -88,7 +96,16 @@ class NodeItem(QGraphicsItem):
 
     def tooltip(self) -> str:
         """Rich text shown when hovering the node (see :meth:`GraphScene.helpEvent`)."""
+        if self.flag in FLAGS:
+            return f"{self.look.tooltip}<br><b>{FLAGS[self.flag][2]}</b>"
         return self.look.tooltip
+
+    def set_flag(self, flag: str) -> None:
+        """Mark the node with a training flag (a key of :data:`FLAGS`; ``""`` clears it)."""
+        flag = flag if flag in FLAGS else ""
+        if flag != self.flag:
+            self.flag = flag
+            self.update()
 
     def set_style(self, style: CanvasStyle) -> None:
         """Repaint with another theme."""
@@ -312,6 +329,8 @@ class NodeItem(QGraphicsItem):
                 painter.drawEllipse(center, radius, radius)
 
     def _paint_badges(self, painter: QPainter) -> None:
+        if self.flag:
+            self._paint_flag(painter)
         if not self.look.errors:
             return
         style = self.style
@@ -323,6 +342,18 @@ class NodeItem(QGraphicsItem):
         painter.setFont(style.fonts["badge"])
         painter.drawText(QRectF(center.x() - 8.0, center.y() - 8.0, 16.0, 16.0),
                          Qt.AlignmentFlag.AlignCenter, "!")
+
+
+    def _paint_flag(self, painter: QPainter) -> None:
+        """A round badge on the left corner: ↓ vanishing or ↑ exploding gradients."""
+        color, glyph, _text = FLAGS[self.flag]
+        center = QPointF(2.0, 2.0)
+        painter.setPen(self.style.pens["badge_text"])
+        painter.setBrush(QColor(color))
+        painter.drawEllipse(center, 8.5, 8.5)
+        painter.setFont(self.style.fonts["badge"])
+        painter.drawText(QRectF(center.x() - 8.0, center.y() - 8.0, 16.0, 16.0),
+                         Qt.AlignmentFlag.AlignCenter, glyph)
 
 
 _FONT_OF = {"name": "name", "title": "title", "label": "detail", "shape": "shape",

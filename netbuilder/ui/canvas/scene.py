@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import shiboken6
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
@@ -106,6 +106,7 @@ class GraphScene(QGraphicsScene):
         self._nodes: dict[str, NodeItem] = {}
         self._frames: dict[str, GroupFrame] = {}
         self._edges: dict[Edge, EdgeItem] = {}
+        self._flags: dict[str, str] = {}
         self._grid = GridPainter()
         self._book = LookBook()
         self._stamp = 0
@@ -150,6 +151,20 @@ class GraphScene(QGraphicsScene):
     def box(self, node_id: str) -> Box | None:
         """The box or frame standing for ``node_id``."""
         return self._nodes.get(node_id) or self._frames.get(node_id)
+
+    def set_node_flags(self, flags: Mapping[str, str]) -> None:
+        """Badge nodes with training flags (node id → ``vanishing``/``exploding``).
+
+        Nodes not in ``flags`` lose their badge; flags of nodes not shown are kept for
+        when they are.
+        """
+        self._flags = dict(flags)
+        for node_id, item in self._nodes.items():
+            item.set_flag(self._flags.get(node_id, ""))
+
+    def node_flags(self) -> dict[str, str]:
+        """The training flags set with :meth:`set_node_flags`."""
+        return dict(self._flags)
 
     def edge_item(self, edge: Edge) -> EdgeItem | None:
         """The item of ``edge``, if shown."""
@@ -290,6 +305,7 @@ class GraphScene(QGraphicsScene):
                     box = self._frames[node_id] = GroupFrame(node_id, look, self.style, depth)
                 else:
                     box = self._nodes[node_id] = NodeItem(node_id, look, self.style)
+                    box.set_flag(self._flags.get(node_id, ""))
                 self.addItem(box)
 
     def _reconcile_edges(self) -> None:

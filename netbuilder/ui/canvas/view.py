@@ -5,7 +5,7 @@ See :mod:`netbuilder.ui.canvas` for the contract with the main window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -168,6 +168,14 @@ class GraphView(ViewEditing, QGraphicsView):
         finally:
             scene.blockSignals(False)
         self._emit_selection()
+
+    def set_node_flags(self, flags: Mapping[str, str]) -> None:
+        """Badge nodes with training flags: node id → ``vanishing`` or ``exploding``.
+
+        The training panels flag nodes whose gradients vanish or explode; an empty
+        mapping clears every badge.
+        """
+        self.graph_scene.set_node_flags(flags)
 
     def select_all(self) -> None:
         """Select every node of the shown level."""

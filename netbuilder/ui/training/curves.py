@@ -1,0 +1,458 @@
+"""Learning curves: training loss per step (raw and smoothed), validation loss and accuracy
+per epoch, learning rate; earlier runs of the project drawn underneath.
+
+Every curve is one ``PlotDataItem`` whose data is replaced with ``setData`` at most
+:data:`REDRAW_HZ` times a second and only while the panel is visible; long runs stay fast
+with peak downsampling and clip-to-view. The x axis of every plot is the epoch (a step is
+a fraction of one), so the plots are linked and runs of different lengths line up.
+
+Repainting is what costs in the GUI thread (it competes with training for the GIL), so
+the axes — which draw the grid — are cached as pixmaps, and the x range is set to the
+whole run when it starts: appending points then changes neither axis, and a repaint is a
+blit of the axes plus the curves.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGraphicsItem,
+    QHBoxLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from netbuilder.training.callbacks import EpochEnd
+from netbuilder.ui.training.common import (
+    Throttle,
+    caption,
+    named,
+    palette_colors,
+    series_color,
+)
+from netbuilder.ui.training.records import BatchChunk, RunInfo
+
+#: Earlier runs drawn under the current one.
+PAST_SHOWN = 3
+#: Points per curve kept in a saved run record.
+RECORD_POINTS = 300
+DEFAULT_SMOOTHING = 0.9
+#: Most redraws per second while training runs.
+REDRAW_HZ = 8
+
+
+class Series:
+    """A growing pair of float arrays (capacity doubles: appending is amortised O(1))."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.size = 0
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append points."""
+        end = self.size + len(x)
+        if end > len(self._x):
+            capacity = max(end, 2 * len(self._x))
+            self._x = np.resize(self._x, capacity)
+            self._y = np.resize(self._y, capacity)
+        self._x[self.size:end] = x
+        self._y[self.size:end] = y
+        self.size = end
+
+    @property
+    def x(self) -> np.ndarray:
+        """The x values (a view)."""
+        return self._x[:self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        """The y values (a view)."""
+        return self._y[:self.size]
+
+    def clear(self) -> None:
+        """Forget every point."""
+        self.size = 0
+
+
+class Smoother:
+    """Exponential moving average with bias correction (as TensorBoard smooths)."""
+
+    def __init__(self, weight: float = DEFAULT_SMOOTHING) -> None:
+        self.weight = weight
+        self.reset()
+
+    def reset(self) -> None:
+        """Start again."""
+        self._value = 0.0
+        self._count = 0
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """Smoothed values of ``values`` (continuing the average)."""
+        out = np.empty(len(values))
+        weight, value, count = self.weight, self._value, self._count
+        for k, v in enumerate(values.tolist()):
+            if math.isfinite(v):
+                value = weight * value + (1 - weight) * v
+                count += 1
+            out[k] = value / (1 - weight ** count) if count else math.nan
+        self._value, self._count = value, count
+        return out
+
+
+class CurvesPanel(QWidget):
+    """The learning curves of the current run over those of earlier runs.
+
+    Signals:
+        runRecorded(dict): A finished run as a small JSON-able record (for the project).
+    """
+
+    runRecorded = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        named(self, "curvesPanel", "Learning curves")
+        self.steps_per_epoch = 1
+        self.label = ""
+        self.raw = Series()
+        self.smooth = Series()
+        self.acc_raw = Series()
+        self.acc_smooth = Series()
+        self.lr = Series()
+        self.epochs: list[EpochEnd] = []
+        self.past: list[dict[str, Any]] = []
+        self._loss_smoother = Smoother()
+        self._acc_smoother = Smoother()
+        self._dirty = False
+        self._throttle = Throttle(REDRAW_HZ, self.redraw, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(self._controls())
+        self.graphics = pg.GraphicsLayoutWidget()
+        named(self.graphics, "curvesPlots", "Loss, accuracy and learning-rate plots",
+              "Drag to pan, wheel to zoom, right-click for options; double-click resets")
+        layout.addWidget(self.graphics, 1)
+        self._make_plots()
+        self.apply_theme()
+
+    # -- construction -------------------------------------------------------------------------
+    def _controls(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(6, 2, 6, 0)
+        row.setSpacing(8)
+        self.smoothing = QDoubleSpinBox()
+        named(self.smoothing, "curvesSmoothing", "Smoothing",
+              "Weight of the moving average of the smoothed training curves (0: none)")
+        self.smoothing.setRange(0.0, 0.99)
+        self.smoothing.setSingleStep(0.05)
+        self.smoothing.setValue(DEFAULT_SMOOTHING)
+        self.smoothing.valueChanged.connect(self.set_smoothing)
+        self.show_past = QCheckBox("Earlier runs")
+        named(self.show_past, "curvesShowPast", "Show earlier runs",
+              "Draw the curves of this project's earlier runs underneath, in grey")
+        self.show_past.setChecked(True)
+        self.show_past.toggled.connect(lambda _on: self._draw_past())
+        self.log_loss = QCheckBox("Log loss")
+        named(self.log_loss, "curvesLogLoss", "Logarithmic loss axis",
+              "Draw the loss on a logarithmic axis")
+        self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        csv_button = QPushButton("Export CSV…")
+        named(csv_button, "curvesExportCsv", "Export curves as CSV",
+              "Save every step's loss, accuracy and learning rate, and every epoch's "
+              "validation figures, as a CSV table")
+        csv_button.clicked.connect(self._ask_csv)
+        png_button = QPushButton("Export PNG…")
+        named(png_button, "curvesExportPng", "Export curves as PNG",
+              "Save a picture of the plots")
+        png_button.clicked.connect(self._ask_png)
+        self.run_label = caption("No run yet", "curvesRunLabel",
+                                 "The run whose curves are drawn in colour")
+        smoothing_label = caption("Smoothing", "curvesSmoothingLabel")
+        smoothing_label.setBuddy(self.smoothing)
+        for widget in (smoothing_label, self.smoothing, self.log_loss, self.show_past):
+            row.addWidget(widget)
+        row.addStretch(1)
+        row.addWidget(self.run_label)
+        row.addStretch(1)
+        row.addWidget(csv_button)
+        row.addWidget(png_button)
+        return row
+
+    def _make_plots(self) -> None:
+        self.loss_plot = self._plot(0, "Loss", "loss")
+        self.acc_plot = self._plot(1, "Accuracy", "accuracy")
+        self.lr_plot = self._plot(2, "Learning rate", "lr")
+        self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
+        self.lr_plot.enableAutoRange(y=False)
+        self.acc_plot.setXLink(self.loss_plot)
+        self.lr_plot.setXLink(self.loss_plot)
+        self.past_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self._looks: list[tuple[pg.PlotDataItem, str, float, int, bool]] = []
+        self.loss_raw_item = self._curve(self.loss_plot, "train (raw)", "train", 1.0, alpha=80)
+        self.loss_item = self._curve(self.loss_plot, "train (smoothed)", "smooth", 2.2)
+        self.val_loss_item = self._curve(self.loss_plot, "validation", "val", 2.2, symbol=True)
+        self.acc_item = self._curve(self.acc_plot, "train (smoothed)", "acc", 2.0)
+        self.val_acc_item = self._curve(self.acc_plot, "validation", "val", 2.2, symbol=True)
+        self.lr_item = self._curve(self.lr_plot, "learning rate", "lr", 2.0)
+
+    def _plot(self, column: int, title: str, name: str) -> pg.PlotItem:
+        plot = self.graphics.addPlot(row=0, col=column, title=title)
+        plot.setObjectName(f"curvesPlot{name.title()}")
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setLabel("bottom", "epoch")
+        plot.addLegend(offset=(-8, 8), labelTextSize="9pt")
+        plot.setMenuEnabled(True)
+        plot.getViewBox().setMouseMode(pg.ViewBox.RectMode)
+        for axis in ("left", "bottom"):
+            item = plot.getAxis(axis)
+            item.setStyle(maxTickLevel=1)
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        plot.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        return plot
+
+    def _curve(self, plot: pg.PlotItem, name: str, series: str, width: float, *,
+               alpha: int = 255, symbol: bool = False) -> pg.PlotDataItem:
+        options: dict[str, Any] = {"name": name}
+        if symbol:
+            options.update(symbol="o", symbolSize=6)
+        item = plot.plot([], [], **options)
+        item.setDownsampling(auto=True, method="peak")
+        item.setClipToView(True)
+        self._looks.append((item, series, width, alpha, symbol))
+        return item
+
+    def _paint_curves(self) -> None:
+        """Give every curve its pen (and symbols) in the theme's colours."""
+        for item, series, width, alpha, symbol in self._looks:
+            color = series_color(series)
+            pen = QColor(color)
+            pen.setAlpha(alpha)
+            item.setPen(pg.mkPen(pen, width=width))
+            if symbol:
+                item.setSymbolBrush(color)
+                item.setSymbolPen(pg.mkPen(color))
+
+    # -- theme ---------------------------------------------------------------------------------
+    def apply_theme(self) -> None:
+        """Draw the plots in the application palette's colours."""
+        base, text, _grid = palette_colors()
+        self.graphics.setBackground(base)
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            plot.setTitle(plot.titleLabel.text, color=text.name(), size="9pt")
+            for axis in ("left", "bottom"):
+                item = plot.getAxis(axis)
+                item.setPen(pg.mkPen(text))
+                item.setTextPen(pg.mkPen(text))
+            if plot.legend is not None:
+                plot.legend.setLabelTextColor(text)
+                plot.legend.setBrush(pg.mkBrush(base.red(), base.green(), base.blue(), 200))
+        self._paint_curves()
+        self._draw_past()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow theme changes."""
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_theme()
+        super().changeEvent(event)
+
+    # -- a run --------------------------------------------------------------------------------
+    def begin_run(self, info: RunInfo, label: str) -> None:
+        """Clear the colour curves for a new run of ``info``."""
+        self.steps_per_epoch = max(info.steps_per_epoch, 1)
+        self.label = label
+        for series in (self.raw, self.smooth, self.acc_raw, self.acc_smooth, self.lr):
+            series.clear()
+        self.epochs.clear()
+        self._loss_smoother.reset()
+        self._acc_smoother.reset()
+        self.run_label.setText(label)
+        self._draw_past()
+        first = info.start_step / self.steps_per_epoch
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            plot.enableAutoRange(x=False)
+            plot.setXRange(first, max(info.epochs, first + 1), padding=0.01)
+        self._dirty = True
+        self.redraw()
+
+    def add_batches(self, chunk: BatchChunk) -> None:
+        """Append the steps of ``chunk`` (drawn now when visible)."""
+        x = chunk.steps / self.steps_per_epoch
+        self.raw.extend(x, chunk.loss)
+        self.smooth.extend(x, self._loss_smoother(chunk.loss))
+        self.acc_raw.extend(x, chunk.acc)
+        self.acc_smooth.extend(x, self._acc_smoother(chunk.acc))
+        self.lr.extend(x, chunk.lr)
+        self._changed()
+
+    def add_epoch(self, epoch: EpochEnd) -> None:
+        """Append an epoch's validation figures."""
+        self.epochs.append(epoch)
+        self._changed()
+
+    def _changed(self) -> None:
+        """Redraw now, or when :data:`REDRAW_HZ` allows (only while visible)."""
+        self._dirty = True
+        if self.isVisible():
+            self._throttle.poke()
+
+    def end_run(self) -> dict[str, Any] | None:
+        """Keep the finished run as an earlier run; return its record (``None``: empty)."""
+        if not self.raw.size:
+            return None
+        record = self.record()
+        self.past.insert(0, record)
+        del self.past[PAST_SHOWN * 3:]
+        self.runRecorded.emit(record)
+        return record
+
+    def record(self) -> dict[str, Any]:
+        """The current run as a small JSON-able record."""
+        pick = _thin(self.smooth.size, RECORD_POINTS)
+        return {
+            "label": self.label,
+            "x": [round(float(v), 5) for v in self.smooth.x[pick]],
+            "loss": [_round(v) for v in self.smooth.y[pick]],
+            "epochs": [e.epoch for e in self.epochs],
+            "val_loss": [_round(e.val_loss) for e in self.epochs],
+            "val_acc": [_round(e.val_acc) for e in self.epochs],
+        }
+
+    def set_past_runs(self, records: list[dict[str, Any]]) -> None:
+        """Show ``records`` (newest first) as the earlier runs."""
+        self.past = [r for r in records if isinstance(r, dict)]
+        self._draw_past()
+
+    def set_smoothing(self, weight: float) -> None:
+        """Smooth the training curves with ``weight`` (recomputed over the whole run)."""
+        self._loss_smoother = Smoother(weight)
+        self._acc_smoother = Smoother(weight)
+        self.smooth.clear()
+        self.smooth.extend(self.raw.x, self._loss_smoother(self.raw.y))
+        self.acc_smooth.clear()
+        self.acc_smooth.extend(self.acc_raw.x, self._acc_smoother(self.acc_raw.y))
+        self._dirty = True
+        self.redraw()
+
+    # -- drawing --------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        """Draw what arrived while hidden."""
+        super().showEvent(event)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Hand the data to the curves (when anything changed)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.loss_raw_item.setData(self.raw.x, self.raw.y)
+        self.loss_item.setData(self.smooth.x, self.smooth.y)
+        self.acc_item.setData(self.acc_smooth.x, self.acc_smooth.y)
+        self.lr_item.setData(self.lr.x, self.lr.y)
+        self._fit_lr()
+        val = [e for e in self.epochs if e.val_loss is not None]
+        self.val_loss_item.setData([e.epoch for e in val], [e.val_loss for e in val])
+        self.val_acc_item.setData([e.epoch for e in val], [e.val_acc for e in val])
+
+    def _fit_lr(self) -> None:
+        """Show the learning rate from 0 to a little above its peak (moved only when the
+        peak changes, so that the cached axis stays valid)."""
+        if not self.lr.size:
+            return
+        top = float(np.nanmax(self.lr.y)) * 1.15
+        _bottom, current = self.lr_plot.getViewBox().viewRange()[1]
+        if math.isfinite(top) and top > 0 and not math.isclose(top, current, rel_tol=1e-3):
+            self.lr_plot.setYRange(0.0, top, padding=0)
+
+    def _draw_past(self) -> None:
+        for plot, item in self.past_items:
+            plot.removeItem(item)
+        self.past_items.clear()
+        if not self.show_past.isChecked():
+            return
+        color = series_color("past")
+        for rank, record in enumerate(self.past[:PAST_SHOWN]):
+            color.setAlpha(170 - 40 * rank)
+            pen = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
+            self._past_curve(self.loss_plot, record.get("x"), record.get("loss"), pen)
+            self._past_curve(self.loss_plot, record.get("epochs"), record.get("val_loss"), pen)
+            self._past_curve(self.acc_plot, record.get("epochs"), record.get("val_acc"), pen)
+
+    def _past_curve(self, plot: pg.PlotItem, x: Any, y: Any, pen: Any) -> None:
+        if not x or not y or len(x) != len(y):
+            return
+        values = np.array([np.nan if v is None else v for v in y], dtype=float)
+        item = pg.PlotDataItem(np.asarray(x, dtype=float), values, pen=pen, connect="finite")
+        item.setZValue(-10)
+        plot.addItem(item)
+        self.past_items.append((plot, item))
+
+    # -- export -------------------------------------------------------------------------------
+    def export_csv(self, path: str | Path) -> Path:
+        """Write one row per step (validation figures on the step that ended each epoch)."""
+        target = Path(path)
+        val = {e.epoch * self.steps_per_epoch: e for e in self.epochs}
+        with target.open("w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["step", "epoch", "train_loss", "train_loss_smoothed",
+                             "train_acc_smoothed", "lr", "val_loss", "val_acc"])
+            for k in range(self.raw.size):
+                step = round(float(self.raw.x[k]) * self.steps_per_epoch)
+                epoch = val.get(step)
+                writer.writerow([step, f"{self.raw.x[k]:.6g}", _cell(self.raw.y[k]),
+                                 _cell(self.smooth.y[k]), _cell(self.acc_smooth.y[k]),
+                                 _cell(self.lr.y[k]),
+                                 _cell(epoch.val_loss) if epoch else "",
+                                 _cell(epoch.val_acc) if epoch else ""])
+        return target
+
+    def export_png(self, path: str | Path, width: int = 1800) -> Path:
+        """Save the three plots as one picture (pyqtgraph's image exporter)."""
+        from pyqtgraph.exporters import ImageExporter
+
+        self.redraw()
+        exporter = ImageExporter(self.graphics.scene())
+        exporter.parameters()["width"] = width
+        exporter.export(str(path))
+        return Path(path)
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.csv",
+                                              "CSV tables (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _ask_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.png",
+                                              "PNG images (*.png)")
+        if path:
+            self.export_png(path)
+
+
+def _thin(size: int, points: int) -> np.ndarray:
+    """Indices of at most ``points`` evenly spread samples of ``size`` (last one kept)."""
+    if size <= points:
+        return np.arange(size)
+    return np.unique(np.linspace(0, size - 1, points).round().astype(int))
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.5g}")
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"

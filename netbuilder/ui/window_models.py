@@ -1,0 +1,235 @@
+"""Model commands of the main window's File menu: PyTorch in and out.
+
+* **Import PyTorch Model…** traces a model on a worker thread
+  (:class:`~netbuilder.ui.import_dialog.ImportDialog`) and opens it as a new document
+  whose layers load the model's weights from a file in the application's data folder;
+* **Initialise From Pretrained Weights…** (documents made from a template with
+  torchvision weights) points every layer at torchvision's file, from the torch hub cache
+  or a file the user picks — one undo step;
+* **Transfer Learning…** freezes every layer but a fresh head for a new number of
+  classes — one undo step;
+* **Export Python Source…** writes a standalone PyTorch file defining the network.
+
+Everything that imports or runs torch happens off the GUI thread
+(:func:`~netbuilder.ui.busy.run_busy`); failures are shown as messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from netbuilder.core.document import Document
+from netbuilder.ui.busy import JobCancelled, run_busy
+
+if TYPE_CHECKING:
+    from netbuilder.ui.import_dialog import ImportDialog
+    from netbuilder.ui.model_jobs import ImportedModel
+
+T = TypeVar("T")
+WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
+PYTHON_FILTER = "Python files (*.py);;All files (*)"
+#: Most classes the transfer-learning question accepts.
+MAX_CLASSES = 100_000
+
+
+def default_imported_weights_dir() -> Path:
+    """``<application data>/imported_weights``: where imported models' weights are kept."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base) / "imported_weights"
+
+
+class ModelsMixin:
+    """Import a PyTorch model, pretrained weights, transfer learning, Python source export."""
+
+    document: Document
+    act: dict[str, QAction]
+    #: Where imported weights go (None: :func:`default_imported_weights_dir`).
+    imported_weights_dir: Path | None = None
+
+    if TYPE_CHECKING:  # provided by MainWindow and FileMixin
+        def set_document(self, document: Document) -> None: ...
+        def show_message(self, text: str, timeout_ms: int = 6000) -> None: ...
+        def maybe_save(self) -> bool: ...
+        def _error(self, title: str, error: Exception) -> None: ...
+        def _name(self) -> str: ...
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _background(self, text: str, work: Callable[[], T], failure: str) -> T | None:
+        """``work()`` off the GUI thread; ``None`` when cancelled or failed (failure shown)."""
+        try:
+            return run_busy(self, text, work)  # type: ignore[arg-type]
+        except JobCancelled:
+            self.show_message("Cancelled", 3000)
+        except Exception as error:  # torch and user files fail in many ways: show, don't crash
+            self._error(failure, error)
+        return None
+
+    def _torch_module(self, name: str) -> ModuleType | None:
+        """Import ``name`` (which imports torch: seconds the first time) off the GUI thread."""
+        return self._background("Loading PyTorch…", lambda: importlib.import_module(name),
+                                "Cannot load PyTorch")
+
+    # -- import ----------------------------------------------------------------------------
+    def file_import_model(self) -> ImportDialog | None:
+        """Open the import dialog (after asking about unsaved changes); return it."""
+        from netbuilder.ui.import_dialog import ImportDialog
+
+        if not self.maybe_save():
+            return None
+        folder = self.imported_weights_dir or default_imported_weights_dir()
+        dialog = ImportDialog(folder, parent=self)  # type: ignore[arg-type]
+        dialog.imported.connect(self.open_imported)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def open_imported(self, imported: ImportedModel) -> Document:
+        """Show an imported model as a new, unsaved document."""
+        document = Document(imported.graph, meta=imported.meta)
+        self.set_document(document)
+        count = sum(1 for _ in imported.graph.walk())
+        gap = imported.max_difference
+        check = f", outputs equal to the model's (max |Δ| {gap:.1e})" if gap is not None else ""
+        self.show_message(f"Imported {imported.name}: {count} nodes{check}; weights in "
+                          f"{imported.weights_file}", 12000)
+        return document
+
+    # -- pretrained weights -------------------------------------------------------------------
+    def pretrained_template(self) -> str | None:
+        """The document's template, when torchvision has weights for it."""
+        from netbuilder.templates import TemplateError, get_template_info
+
+        name = self.document.meta.get("template")
+        if not isinstance(name, str):
+            return None
+        try:
+            info = get_template_info(name)
+        except TemplateError:
+            return None
+        return info.name if info.torchvision is not None else None
+
+    def can_init_pretrained(self) -> bool:
+        """Whether Initialise From Pretrained Weights applies to the document."""
+        return self.pretrained_template() is not None
+
+    def file_init_pretrained(self) -> bool:
+        """Initialise every layer from torchvision weights (one undo step)."""
+        template = self.pretrained_template()
+        if template is None:
+            self.show_message("Only a network opened from a template that torchvision has "
+                              "can take its pretrained weights")
+            return False
+        weights = self._torch_module("netbuilder.templates.weights")
+        source = self._choose_weights(weights, template) if weights is not None else None
+        if weights is None or source is None:
+            return False
+        graph = self.document.graph
+        command = self._background(f"Reading {source.name}…",
+                                   lambda: weights.init_from_weights(graph, template, source),
+                                   "Cannot initialise from these weights")
+        if command is None or self.document.graph is not graph:
+            return False
+        self.document.push(command)
+        self.show_message(f"Initialised {len(command.children)} layers from {source}")
+        return True
+
+    def _choose_weights(self, weights: ModuleType, template: str) -> Path | None:
+        """torchvision's cached file (if the user takes it) or a file the user picks."""
+        cached = weights.find_cached_weights(template)
+        if cached is not None:
+            answer = QMessageBox.question(
+                self, "Pretrained Weights",  # type: ignore[arg-type]
+                f"Initialise from torchvision's {template} weights found in the cache?\n\n"
+                f"{cached}\n\nChoose No to pick another file.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes)
+            if answer == QMessageBox.StandardButton.Yes:
+                return Path(cached)
+            if answer != QMessageBox.StandardButton.No:
+                return None
+            folder = Path(cached).parent
+        else:
+            folder = Path(weights.cache_path(template)).parent
+            self.show_message(f"torchvision's {template} weights are not in the torch hub "
+                              f"cache ({folder}); choose a state_dict file", 30000)
+        start = folder if folder.is_dir() else Path.home()
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose the {template} Weights",  # type: ignore[arg-type]
+                                              str(start), WEIGHTS_FILTER)
+        return Path(path) if path else None
+
+    # -- transfer learning ----------------------------------------------------------------------
+    def file_transfer_learning(self) -> bool:
+        """Ask for a number of classes; freeze all but a fresh head (one undo step)."""
+        weights = self._torch_module("netbuilder.templates.weights")
+        if weights is None:
+            return False
+        analysis = self.document.analysis
+        count, ok = QInputDialog.getInt(
+            self, "Transfer Learning",  # type: ignore[arg-type]
+            "Train a new head for this many classes (every other layer is frozen):",
+            self._head_outputs(weights, analysis), 1, MAX_CLASSES)
+        if not ok:
+            return False
+        graph = self.document.graph
+        command = self._background(
+            "Preparing transfer learning…",
+            lambda: weights.transfer_learning(graph, count, analysis=analysis),
+            "Cannot set up transfer learning")
+        if command is None:
+            return False
+        self.document.push(command)
+        self.show_message(f"{command.text}; every other layer is frozen")
+        return True
+
+    def _head_outputs(self, weights: ModuleType, analysis: Any) -> int:
+        """The head's current number of outputs (10 when there is no head)."""
+        from netbuilder.core.errors import NetBuilderError
+
+        try:
+            _level, head = weights.head_node(self.document.graph, analysis)
+        except NetBuilderError:
+            return 10
+        names = [n for n in ("out_features", "out_channels") if n in head.resolved]
+        return int(head.resolved[names[0]]) if names else 10
+
+    # -- Python source ---------------------------------------------------------------------------
+    def file_export_source(self) -> Path | None:
+        """Ask for a file name and write the network as standalone PyTorch source."""
+        start = (self.document.path or Path.home() / self._name()).with_suffix(".py")
+        path, _ = QFileDialog.getSaveFileName(self, "Export Python Source",  # type: ignore[arg-type]
+                                              str(start), PYTHON_FILTER)
+        if not path:
+            return None
+        target = Path(path) if Path(path).suffix else Path(path).with_suffix(".py")
+        return target if self.export_source_to(target) else None
+
+    def export_source_to(self, path: Path, class_name: str | None = None) -> bool:
+        """Write the network's Python source to ``path``; report failures."""
+        from netbuilder.cli import class_name_for
+
+        name = class_name or class_name_for(self._name())
+        graph, analysis = self.document.graph, self.document.analysis
+
+        def write() -> Path:
+            from netbuilder.cli import quiet_meta_checkpoints
+            from netbuilder.compiler.source import to_source
+
+            with quiet_meta_checkpoints():
+                text = to_source(graph, name, analysis=analysis)
+            path.write_text(text, encoding="utf-8")
+            return path
+
+        written = self._background(f"Writing {path.name}…", write,
+                                   "Cannot export the Python source")
+        if written is None:
+            return False
+        self.show_message(f"Exported class {name} to {written}")
+        return True
