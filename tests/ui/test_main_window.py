@@ -485,32 +485,47 @@ def test_f2_renames_in_the_inspector(qtbot, window: MainWindow) -> None:  # type
     assert window.act["undo"].text() == "&Undo Rename c3 to conv2"
 
 
-def test_run_gui_opens_a_file_and_returns_when_closed(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from PySide6.QtCore import QTimer
+_RUN_GUI_SCRIPT = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+from netbuilder.ui import app as app_module
+import netbuilder.ui.main_window as main_window
+settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
+app_module.app_settings = lambda: settings
+main_window.offer_recovery = lambda *a, **k: []
+app_module.create_application()  # the timer below needs the application to exist
+seen = []
+def check_and_close():
+    window = main_window.MainWindow.windows[-1]
+    seen.append((window.windowTitle(), len(window.document.graph.nodes)))
+    window.close()
+    QApplication.instance().quit()
+QTimer.singleShot(200, check_and_close)
+code = app_module.run_gui(sys.argv[1])
+print(repr((code, seen, QApplication.applicationName())))
+"""
 
-    from netbuilder.ui import app as app_module
 
-    settings = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
-    monkeypatch.setattr(app_module, "app_settings", lambda: settings)
-    monkeypatch.setattr("netbuilder.ui.main_window.offer_recovery", lambda *a, **k: [])
+def test_run_gui_opens_a_file_and_returns_when_closed(tmp_path: Path) -> None:
+    """In its own process: quitting the application ends every later event loop."""
+    import subprocess
+    import sys
+
     path = tmp_path / "tiny.nbproj"
     graph = serialize.Project(Document().graph)
     graph.graph.chain(("input", "x", {"shape": (3, 8, 8)}), ("relu", "r", {}),
                       ("output", "y", {}))
     serialize.save(graph, path)
-    seen = []
-
-    def check_and_close() -> None:
-        window = MainWindow.windows[-1]
-        seen.append((window.windowTitle(), len(window.document.graph.nodes)))
-        window.close()
-        QApplication.instance().quit()
-
-    QTimer.singleShot(200, check_and_close)
-    assert app_module.run_gui(str(path)) == 0
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_GUI_SCRIPT, str(path), str(tmp_path / "gui.ini")],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    code, seen, name = eval(done.stdout.strip().splitlines()[-1])  # our own repr() output
+    assert code == 0
     assert seen == [("tiny[*] — NetBuilder", 3)]
-    assert QApplication.applicationName() == "NetBuilder"
+    assert name == "NetBuilder"
 
 
 # -- pictures -------------------------------------------------------------------------------------

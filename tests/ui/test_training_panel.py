@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
@@ -55,6 +55,24 @@ def discard_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
     """Answer "Discard" to every unsaved-changes question."""
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: Answer.Discard)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: Answer.Ok)
+
+
+@pytest.fixture(autouse=True)
+def event_loops_run(qapp: QApplication) -> None:
+    """Make sure ``QEventLoop.exec`` runs (timers fire) before the test starts.
+
+    A ``QCoreApplication.exit()`` called while no event loop runs (e.g. ``quit()`` after
+    the last window closed and ended ``exec`` already) stays pending: every later
+    ``QEventLoop.exec`` — ``qtbot.wait``'s included — returns at once, and timers such as
+    the session's drain never fire. One ``exec``/``exit`` cycle clears it.
+    """
+    ran: list[bool] = []
+    loop = QEventLoop()
+    QTimer.singleShot(0, lambda: (ran.append(True), loop.quit()))
+    loop.exec()
+    if not ran:
+        QTimer.singleShot(0, qapp.exit)
+        qapp.exec()
 
 
 @pytest.fixture
@@ -270,6 +288,21 @@ def test_closing_the_window_while_training_writes_the_checkpoint(
     assert state["config"]["epochs"] == LONG["epochs"]
 
 
+def test_another_document_stops_the_run_and_clears_the_panels(
+        qtbot: QtBot, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window(settings=LONG)
+    panel = click_train(qtbot, window)
+    qtbot.waitUntil(lambda: curve_length(panel) > 10, timeout=WAIT)
+    worker = panel.session.worker
+    assert worker is not None
+    window.act["new"].trigger()  # "Discard" the unsaved changes
+    assert not worker.is_alive() and panel.session.state == "idle"
+    assert panel_button(panel, "train").isEnabled()
+    assert panel.curves.raw.size == 0 and panel.features.info is None
+    assert panel.toolbar.document is window.document
+    assert window.view.graph_scene.node_flags() == {}
+
+
 # -- settings --------------------------------------------------------------------------------
 def test_settings_round_trip_through_the_document_and_the_project_file(
         qtbot: QtBot, tmp_path: Path, make_window: Callable[..., MainWindow]) -> None:
@@ -417,7 +450,7 @@ def test_canvas_flags_survive_a_rebuild_and_clear(qtbot: QtBot,
                     reason="set NETBUILDER_SCREENSHOTS=FOLDER to write the README pictures")
 def test_write_training_screenshot(qtbot: QtBot,
                                    make_window: Callable[..., MainWindow]) -> None:
-    """``NETBUILDER_SCREENSHOTS=docs/screenshots pytest -k screenshot`` refreshes it."""
+    """``NETBUILDER_SCREENSHOTS=docs/screenshots pytest -k screenshot`` refreshes them."""
     folder = Path(os.environ["NETBUILDER_SCREENSHOTS"])
     folder.mkdir(parents=True, exist_ok=True)
     window = make_window(settings={**FAST, "epochs": 12, "batch_size": 32}, size=(1600, 1000))
@@ -427,5 +460,11 @@ def test_write_training_screenshot(qtbot: QtBot,
     qtbot.waitUntil(lambda: len(panel.curves.epochs) >= 8, timeout=60_000)
     QApplication.processEvents()
     assert window.grab().save(str(folder / "training.png"))
+    window.training.actions["pause"].trigger()
+    qtbot.waitUntil(lambda: panel.session.state == "paused", timeout=WAIT)
+    show_tab(qtbot, panel, "Feature maps")
+    qtbot.waitUntil(lambda: panel.features.capture is not None, timeout=WAIT)
+    qtbot.wait(300)
+    assert window.grab().save(str(folder / "training-features.png"))
     window.view_theme_system()
-    wait_done(qtbot, panel)
+    window.training.shutdown()

@@ -305,6 +305,22 @@ def test_export_python_source(resnet_window: MainWindow, tmp_path: Path,
     assert same_outputs(exported, compiled)
 
 
+
+def test_refusals_are_shown_as_messages(make_window: Callable[..., MainWindow], tmp_path: Path,
+                                        warnings_shown: list[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    window = make_window(Document())  # an empty network: nothing to compile, no head
+    target = tmp_path / "empty.py"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
+    window.act["export_source"].trigger()
+    window.act["transfer_learning"].trigger()
+    assert len(warnings_shown) == 2 and not target.exists()
+    assert "Traceback" not in "".join(warnings_shown)
+    assert not window.act["undo"].isEnabled()
+    show_file_menu(window)
+    assert not window.act["init_pretrained"].isEnabled()
+
 # -- long work ------------------------------------------------------------------------------
 def test_long_work_shows_a_busy_dialog_that_cancels(
         qtbot: QtBot, make_window: Callable[..., MainWindow]) -> None:

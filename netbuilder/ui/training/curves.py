@@ -258,6 +258,8 @@ class CurvesPanel(QWidget):
                 item.setTextPen(pg.mkPen(text))
             if plot.legend is not None:
                 plot.legend.setLabelTextColor(text)
+                for _sample, label in plot.legend.items:
+                    label.setText(label.text)  # the colour applies when the text is set
                 plot.legend.setBrush(pg.mkBrush(base.red(), base.green(), base.blue(), 200))
         self._paint_curves()
         self._draw_past()
@@ -269,9 +271,8 @@ class CurvesPanel(QWidget):
         super().changeEvent(event)
 
     # -- a run --------------------------------------------------------------------------------
-    def begin_run(self, info: RunInfo, label: str) -> None:
-        """Clear the colour curves for a new run of ``info``."""
-        self.steps_per_epoch = max(info.steps_per_epoch, 1)
+    def clear(self, label: str = "No run yet") -> None:
+        """Forget the current run's curves (another document, or a new run)."""
         self.label = label
         for series in (self.raw, self.smooth, self.acc_raw, self.acc_smooth, self.lr):
             series.clear()
@@ -280,6 +281,13 @@ class CurvesPanel(QWidget):
         self._acc_smoother.reset()
         self.run_label.setText(label)
         self._draw_past()
+        self._dirty = True
+        self.redraw()
+
+    def begin_run(self, info: RunInfo, label: str) -> None:
+        """Clear the colour curves for a new run of ``info``."""
+        self.steps_per_epoch = max(info.steps_per_epoch, 1)
+        self.clear(label)
         first = info.start_step / self.steps_per_epoch
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.enableAutoRange(x=False)

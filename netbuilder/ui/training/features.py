@@ -202,6 +202,15 @@ class FeatureMapsPanel(QWidget):
             self.timer.stop()
             self.request(force=True)
 
+    def clear(self) -> None:
+        """Forget the run and the node (another document)."""
+        self.info, self.capture = None, None
+        self.set_node(None)
+        self.sample.clear()
+        for view in (self.input_view, self.maps_view, self.filters_view):
+            view.clear()
+        self.timer.stop()
+
     def set_node(self, node_id: str | None, name: str = "") -> None:
         """Show the maps of ``node_id`` (the node selected on the canvas)."""
         if node_id == self.node_id:

@@ -114,6 +114,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self._tabs(), 1)
         self._connect()
+        self.toolbar.refresh()  # reports invalid settings, now that the banner listens
         self._watch_view(view)
         self.curves.set_past_runs(list(document.meta.get(RUNS_KEY, [])))
         self.toolbar.set_state(self.session.state)
@@ -159,8 +160,13 @@ class TrainingPanel(QWidget):
             self.session.shutdown()
         self.document = document
         self.toolbar.set_document(document)
-        self._watch_view(view)
+        self.banner.hide()
+        self.stats.clear()
+        self.features.clear()
+        self.results.clear()
         self.curves.set_past_runs(list(document.meta.get(RUNS_KEY, [])))
+        self.curves.clear()
+        self._watch_view(view)
 
     def _watch_view(self, view: GraphView) -> None:
         self.view = view

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from netbuilder.core.errors import UnknownNodeError
 from netbuilder.core.graph import Graph
 from netbuilder.training.callbacks import BatchEnd
 
@@ -139,8 +140,7 @@ def run_info(trainer: Trainer) -> RunInfo:
     return RunInfo(
         trainer.config.epochs, len(data.train), trainer.config.batch_size, trainer.global_step,
         tuple(data.classes), layers, first_conv, inputs,
-        data.denormalise(inputs).numpy(), labels.numpy(), str(trainer.device),
-        "")
+        data.denormalise(inputs).numpy(), labels.numpy(), str(trainer.device), "")
 
 
 def _layer(graph: Graph | None, node_id: str, module: Any) -> LayerInfo:
@@ -149,7 +149,7 @@ def _layer(graph: Graph | None, node_id: str, module: Any) -> LayerInfo:
         try:
             _level, node = graph.find(node_id)
             name, block = node.name, node.type
-        except Exception:  # a module of the network that is not a node of the graph
+        except UnknownNodeError:  # a module of the network that is not a node of the graph
             pass
     weights = any(p.requires_grad for p in module.parameters())
     return LayerInfo(node_id, name, block, weights)

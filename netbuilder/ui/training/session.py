@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,18 +144,19 @@ class _Clock:
     paused_at: float | None = None
     paused_total: float = 0.0
     first_step: int = 0
-    marks: collections.deque[tuple[float, int]] = field(
-        default_factory=lambda: collections.deque(maxlen=64))
 
     def elapsed(self) -> float:
+        """Seconds of training so far."""
         now = self.paused_at if self.paused_at is not None else time.perf_counter()
         return now - self.started - self.paused_total
 
     def pause(self) -> None:
+        """Stop counting."""
         if self.paused_at is None:
             self.paused_at = time.perf_counter()
 
     def resume(self) -> None:
+        """Count again."""
         if self.paused_at is not None:
             self.paused_total += time.perf_counter() - self.paused_at
             self.paused_at = None
@@ -315,6 +316,7 @@ class TrainingSession(QObject):
         gone = thread is None or not thread.is_alive()
         if gone:
             self._probes.clear()
+            self.drain()  # the run's last news, ending in ``exited``
             self._freeze(False)
         return gone
 

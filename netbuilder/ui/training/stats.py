@@ -280,6 +280,14 @@ class StatsPanel(QWidget):
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
+    def clear(self) -> None:
+        """Forget the run and its flags (another document)."""
+        self.info = None
+        self.timer.stop()
+        self.model.set_layers(())
+        self._set_flags({})
+        self.note.setText("Statistics appear once training runs")
+
     def set_live(self, running: bool) -> None:
         """Probe on the timer while a run goes on; once more when it ended."""
         if running:
