@@ -166,7 +166,7 @@ def _summary_text(graph: Graph, analysis: Analysis, rows: Sequence[_Row]) -> str
         if issues:
             count = f"{len(issues)} {label}{'s' if len(issues) != 1 else ''}"
             out += [rule, f"{count}:"]
-            out += [f"  {_located(graph, issue)}" for issue in issues]
+            out += [f"  {issue.message}" for issue in issues]
     return "\n".join(out)
 
 
@@ -178,11 +178,6 @@ def _totals(analysis: Analysis) -> list[str]:
         f"Activation memory:  {megabytes:.2f} MB per sample (float32)",
         f"Model size:         {analysis.model_size_mb:.2f} MB (float32)",
     ]
-
-
-def _located(graph: Graph, issue: Issue) -> str:
-    """The issue's message (nested nodes are already named by their group path)."""
-    return issue.message
 
 
 # -- gui and render ----------------------------------------------------------------------
@@ -292,7 +287,7 @@ def _print_errors(graph: Graph, analysis: Analysis) -> None:
     print(f"netbuilder: error: the graph has {count} error{'s' * (count != 1)}:",
           file=sys.stderr)
     for issue in analysis.errors:
-        print(f"  {_located(graph, issue)}", file=sys.stderr)
+        print(f"  {issue.message}", file=sys.stderr)
 
 
 def _template_of(document: Document) -> str:

@@ -35,7 +35,7 @@ class CompileError(NetBuilderError):
         Issues on nodes inside groups name them by their path
         (``layer1.block1.conv2: ...``) so the message says where to look.
         """
-        lines = [_locate(graph, issue) for issue in issues]
+        lines = [issue.message for issue in issues]
         count = f"{len(issues)} error{'s' if len(issues) != 1 else ''}"
         message = f"cannot compile the graph ({count}):\n" + "\n".join(
             f"  {line}" for line in lines)
@@ -49,8 +49,3 @@ class InitError(CompileError):
 
 class SourceExportError(CompileError):
     """A module that cannot be written as standalone Python source; names the node."""
-
-
-def _locate(graph: Graph, issue: Issue) -> str:
-    """The issue's message (the analysis already names nested nodes by their path)."""
-    return issue.message
