@@ -184,9 +184,11 @@ class TrainingSession(QObject):
         trainer: The run's trainer (``None`` until the worker built it).
         info: The run's :class:`RunInfo` once it started.
         checkpoint_root: Folder under which each project's checkpoints go.
-        torch_threads: Intra-op threads torch uses during the run (``None``: one fewer
-            than torch's default, so that the GUI thread keeps a core; torch's setting is
-            restored when the run ends).
+        torch_threads: Intra-op threads torch uses during the run (``None``: torch's
+            default, as headless training uses; torch's setting is restored when the run
+            ends). Leaving the GUI thread a core of its own cost a quarter of the
+            throughput on a two-core machine; the panels are cheap enough to share
+            (``bench/bench_gui_training.py``).
         drain_hz: Drains per second.
     """
 
@@ -333,7 +335,8 @@ class TrainingSession(QObject):
         events = self._events
         threads = torch.get_num_threads()
         try:
-            torch.set_num_threads(self.torch_threads or max(1, threads - 1))
+            if self.torch_threads:
+                torch.set_num_threads(self.torch_threads)
             trainer = self._build(graph, config, checkpoint_dir)
             self.trainer = trainer
             if self._stop_requested:

@@ -22,8 +22,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QMenu,
-    QProgressBar,
-    QSizePolicy,
     QSpinBox,
     QToolBar,
     QToolButton,
@@ -37,6 +35,7 @@ from netbuilder.training.callbacks import BatchEnd
 from netbuilder.training.config import IMAGEFOLDER, TrainConfig
 from netbuilder.training.errors import ConfigError
 from netbuilder.ui.training.common import caption, duration, named
+from netbuilder.ui.training.progress import ProgressStrip
 
 DATASET_TITLES = {"digits": "Digits (8×8, built in)", "shapes": "Shapes (generated)",
                   "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
@@ -222,14 +221,10 @@ class TrainingToolbar(QWidget):
     def _progress_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.setSpacing(8)
-        self.progress = QProgressBar()
+        self.progress = ProgressStrip()
         named(self.progress, "trainingProgress", "Training progress",
               "Epoch, step, throughput and the time the run still needs")
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(True)
         self.progress.setFormat("Ready: press Train (Ctrl+R)")
-        self.progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.metrics = caption("", "trainingMetrics",
                                "Latest validation loss and accuracy")
         self.metrics.setMinimumWidth(220)
