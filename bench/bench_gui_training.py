@@ -27,7 +27,7 @@ The machine's load varies from run to run (shared cores), hence the repeats and 
 Usage::
 
     python bench/bench_gui_training.py [--epochs 8] [--batch 32] [--repeats 5]
-        [--threads N] [--window-threads N]
+        [--threads N] [--window-threads N] [--switch-interval MS]
 """
 
 from __future__ import annotations
@@ -149,6 +149,8 @@ def child(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval / 1000)
     with tempfile.TemporaryDirectory() as tmp:
         job = child_window if args.child == "window" else child_headless
         print(json.dumps(job(args, Path(tmp))))
@@ -164,6 +166,8 @@ def spawn(kind: str, args: argparse.Namespace) -> dict[str, object]:
         command += ["--threads", str(args.threads)]
     if args.window_threads:
         command += ["--window-threads", str(args.window_threads)]
+    if args.switch_interval:
+        command += ["--switch-interval", str(args.switch_interval)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the {kind} run failed:\n{done.stderr[-4000:]}")
@@ -187,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-threads", type=int, default=None,
                         help="torch threads of the window's runs (default: the session's "
                              "choice)")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="Python's GIL switch interval in ms on both sides (default: "
+                             "Python's)")
     parser.add_argument("--child", choices=("window", "headless"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -55,7 +55,7 @@ PAST_SHOWN = 3
 RECORD_POINTS = 300
 DEFAULT_SMOOTHING = 0.9
 #: Most redraws per second while training runs.
-REDRAW_HZ = 5
+REDRAW_HZ = 4
 #: The mantissas a loss axis may end at (times a power of ten).
 NICE_TOPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 

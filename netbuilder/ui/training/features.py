@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from netbuilder.training.trainer import Trainer
 
 #: Refreshes per second while training runs.
-LIVE_HZ = 4
+LIVE_HZ = 2
 #: Most maps shown of one node (the first ones).
 MAX_MAPS = 256
 ACTIVATION_MAP = "viridis"

@@ -98,6 +98,7 @@ class TrainingPanel(QWidget):
                  checkpoint_root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         named(self, "trainingPanel", "Training panels")
+        self.setAutoFillBackground(True)
         self.document = document
         self.view = view
         self.actions_ = dict(actions)
@@ -132,6 +133,9 @@ class TrainingPanel(QWidget):
         for widget, title, tip in zip((self.curves, self.features, self.stats, self.results),
                                       ("Curves", "Feature maps", "Statistics", "Results"),
                                       tips):
+            # Opaque pages: a label or plot that repaints stops here instead of repainting
+            # the panel, the dock and the main window beneath it.
+            widget.setAutoFillBackground(True)
             index = self.tabs.addTab(widget, title)
             self.tabs.setTabToolTip(index, tip)
         return self.tabs

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from netbuilder.training.trainer import Trainer
 
 #: Probes per second while training runs.
-STATS_HZ = 2
+STATS_HZ = 1
 #: Default thresholds (see :mod:`netbuilder.training.probes`).
 VANISHING, EXPLODING = 1e-7, 1e3
 COLUMNS = ("Node", "Block", "Act. mean", "Act. std", "Grad. norm", "Status")
