@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core.document import Document
 from netbuilder.ui.main_window import MainWindow, start_document
 from netbuilder.ui.training.panel import RUNS_KEY, TrainingPanel
+from netbuilder.ui.training.progress import ProgressStrip
 
 Answer = QMessageBox.StandardButton
 #: Fast settings: 23 steps of 64 digits per epoch.
@@ -205,6 +207,33 @@ def test_train_watch_curves_and_feature_maps_then_stop(qtbot: QtBot,
     assert (Path(panel.session.info.checkpoint_dir) / "last.pt").is_file()
 
 
+def test_training_uses_every_core_and_yields_to_the_gui(qtbot: QtBot,
+                                                        make_window: Callable[..., MainWindow]
+                                                        ) -> None:
+    """The run trains with torch's default threads, at a lower priority than the GUI."""
+    import torch
+
+    window = make_window(settings=LONG)
+    panel = click_train(qtbot, window)
+    seen: list[tuple[int, int]] = []
+
+    def look(_trainer: Any) -> tuple[int, int]:
+        tid = threading.get_native_id()
+        return torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, tid)
+
+    qtbot.waitUntil(lambda: panel.session.probe("look", look, seen.append), timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT)
+    threads, niceness = seen[0]
+    assert threads == torch.get_num_threads()
+    if sys.platform.startswith("linux"):
+        gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert niceness > gui
+    window.training.actions["stop"].trigger()
+    wait_done(qtbot, panel)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == os.getpriority(
+        os.PRIO_PROCESS, threading.get_native_id())  # the GUI thread kept its priority
+
+
 def test_pause_and_resume_from_the_toolbar(qtbot: QtBot,
                                            make_window: Callable[..., MainWindow]) -> None:
     window = make_window(settings=LONG)
@@ -367,7 +396,8 @@ def test_every_widget_is_named_and_the_actions_have_shortcuts(
 _QT_PARTS = {"QToolBarExtension", "QComboBoxListView", "QHeaderView"}
 #: Widget classes a user sees and assistive tools announce.
 _USER_FACING = (QComboBox, QAbstractSpinBox, QCheckBox, QPushButton, QToolButton,
-                QProgressBar, QAbstractItemView, QLabel, QGraphicsView, QTabWidget, QToolBar)
+                QProgressBar, ProgressStrip, QAbstractItemView, QLabel, QGraphicsView,
+                QTabWidget, QToolBar)
 
 
 # -- after training --------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The training progress strip: a bar and one line of text, painted only when they change.
 
-Why not a ``QProgressBar``: the Fusion style animates a bar that is in progress (moving
-stripes) at about 60 frames a second for as long as the run goes on, and a progress bar is
-not opaque, so every frame repaints the dock, the panel and the toolbar beneath it. That
-cost 12–15 % of a core in the GUI thread — taken straight from training on a two-core
-machine (``bench/bench_gui_training.py``). :class:`ProgressStrip` keeps the small part of
+Why not a ``QProgressBar``: the Fusion style animates a busy bar (range ``0, 0``, while
+the run is prepared) at about 60 frames a second, and goes on animating after the range is
+set back for as long as the value stays at its minimum (Qt 6.11; a run's first steps).
+A progress bar is not opaque, so every frame repaints the dock, the panel and the toolbar
+beneath it: 12–15 % of a core in the GUI thread, taken straight from training on a
+two-core machine (``bench/bench_gui_training.py``). :class:`ProgressStrip` keeps the small part of
 the ``QProgressBar`` interface the toolbar uses (range, value, format), draws itself
 opaquely in the palette's colours, and repaints only when its value or text changes.
 
