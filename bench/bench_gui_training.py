@@ -117,13 +117,13 @@ def child_window(args: argparse.Namespace, folder: Path) -> dict[str, object]:
     def started(_info: object) -> None:
         import torch
 
+        trainer = panel.session.trainer  # asked before the heartbeat starts: this waits
+        threads.append(trainer.submit(torch.get_num_threads).result(60)
+                       if trainer is not None else 0)
         cpu["start"], cpu["wall"] = time.thread_time(), time.perf_counter()
         last[0] = time.perf_counter()
         beat.start()
         tabs.start()
-        trainer = panel.session.trainer
-        threads.append(trainer.submit(torch.get_num_threads).result(60)
-                       if trainer is not None else 0)
 
     def finished(_result: object) -> None:
         cpu["end"], cpu["wall_end"] = time.thread_time(), time.perf_counter()

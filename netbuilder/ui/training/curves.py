@@ -207,6 +207,7 @@ class CurvesPanel(QWidget):
         self.loss_plot.enableAutoRange(y=False)
         self._loss_range: tuple[float, float] | None = None
         self._loss_manual = False
+        self._past_losses = np.empty(0)  # the loss values of the earlier runs drawn
         self.loss_plot.getViewBox().sigRangeChangedManually.connect(self._loss_zoomed)
         self.acc_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
@@ -390,19 +391,13 @@ class CurvesPanel(QWidget):
     # -- the loss axis --------------------------------------------------------------------------
     def _loss_values(self) -> np.ndarray:
         """Every loss value drawn: this run's steps and epochs, and the earlier runs shown."""
-        parts = [self.raw.y, np.array([e.val_loss for e in self.epochs
-                                       if e.val_loss is not None], dtype=float)]
-        if self.show_past.isChecked():
-            for record in self.past[:PAST_SHOWN]:
-                for key in ("loss", "val_loss"):
-                    values = record.get(key) or []
-                    parts.append(np.array([np.nan if v is None else v for v in values],
-                                          dtype=float))
-        values = np.concatenate(parts)
+        epochs = np.array([e.val_loss for e in self.epochs if e.val_loss is not None],
+                          dtype=float)
+        values = np.concatenate([self.raw.y, epochs, self._past_losses])
         return values[np.isfinite(values)]
 
     def _fit_loss(self) -> None:
-        """Move the loss axis when the curves leave it (or fill much less of it)."""
+        """Move the loss axis when the curves' extent reaches another step of the ladder."""
         view = self.loss_plot.getViewBox()
         if view.autoRangeEnabled()[1]:  # the user pressed "A": the curves lead again
             view.enableAutoRange(y=False)
@@ -437,24 +432,31 @@ class CurvesPanel(QWidget):
         for plot, item in self.past_items:
             plot.removeItem(item)
         self.past_items.clear()
-        if not self.show_past.isChecked():
-            return
-        color = series_color("past")
-        for rank, record in enumerate(self.past[:PAST_SHOWN]):
-            color.setAlpha(170 - 40 * rank)
-            pen = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
-            self._past_curve(self.loss_plot, record.get("x"), record.get("loss"), pen)
-            self._past_curve(self.loss_plot, record.get("epochs"), record.get("val_loss"), pen)
-            self._past_curve(self.acc_plot, record.get("epochs"), record.get("val_acc"), pen)
+        losses: list[np.ndarray] = []
+        if self.show_past.isChecked():
+            color = series_color("past")
+            for rank, record in enumerate(self.past[:PAST_SHOWN]):
+                color.setAlpha(170 - 40 * rank)
+                pen = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
+                losses.append(self._past_curve(self.loss_plot, record.get("x"),
+                                               record.get("loss"), pen))
+                losses.append(self._past_curve(self.loss_plot, record.get("epochs"),
+                                               record.get("val_loss"), pen))
+                self._past_curve(self.acc_plot, record.get("epochs"), record.get("val_acc"),
+                                 pen)
+        self._past_losses = np.concatenate(losses) if losses else np.empty(0)
+        self._fit_loss()
 
-    def _past_curve(self, plot: pg.PlotItem, x: Any, y: Any, pen: Any) -> None:
+    def _past_curve(self, plot: pg.PlotItem, x: Any, y: Any, pen: Any) -> np.ndarray:
+        """Draw an earlier run's curve; return its values (empty when it has none)."""
         if not x or not y or len(x) != len(y):
-            return
+            return np.empty(0)
         values = np.array([np.nan if v is None else v for v in y], dtype=float)
         item = pg.PlotDataItem(np.asarray(x, dtype=float), values, pen=pen, connect="finite")
         item.setZValue(-10)
         plot.addItem(item)
         self.past_items.append((plot, item))
+        return values
 
     # -- export -------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:

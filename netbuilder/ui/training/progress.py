@@ -5,9 +5,10 @@ the run is prepared) at about 60 frames a second, and goes on animating after th
 set back for as long as the value stays at its minimum (Qt 6.11; a run's first steps).
 A progress bar is not opaque, so every frame repaints the dock, the panel and the toolbar
 beneath it: 12–15 % of a core in the GUI thread, taken straight from training on a
-two-core machine (``bench/bench_gui_training.py``). :class:`ProgressStrip` keeps the small part of
-the ``QProgressBar`` interface the toolbar uses (range, value, format), draws itself
-opaquely in the palette's colours, and repaints only when its value or text changes.
+two-core machine (``bench/bench_gui_training.py``). :class:`ProgressStrip` keeps the
+small part of the ``QProgressBar`` interface the toolbar uses (range, value, format),
+draws itself opaquely in the palette's colours, and repaints only when its value or text
+changes.
 
 A busy strip (range ``0, 0``: the run is being prepared) is drawn hatched, not animated.
 """
@@ -57,14 +58,6 @@ class ProgressStrip(QWidget):
     def value(self) -> int:
         """The progress."""
         return self._value
-
-    def minimum(self) -> int:
-        """The start of the range."""
-        return self._minimum
-
-    def maximum(self) -> int:
-        """The end of the range."""
-        return self._maximum
 
     def format(self) -> str:
         """The text shown."""
