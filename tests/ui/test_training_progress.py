@@ -148,3 +148,27 @@ def test_a_falling_loss_leaves_the_axis_alone_until_it_leaves_it(qtbot: QtBot) -
     assert view.viewRange()[1] == pytest.approx([0.0, 10.0])
     curves.log_loss.setChecked(True)
     assert view.viewRange()[1] == pytest.approx([-1.0, 1.0])
+
+
+def test_a_long_run_is_drawn_as_each_pixel_columns_extremes(qtbot: QtBot) -> None:
+    curves = CurvesPanel()
+    qtbot.addWidget(curves)
+    curves.resize(900, 300)
+    with qtbot.waitExposed(curves):
+        curves.show()
+    info = RunInfo(20, 1000, 32, 0, tuple("0123456789"), (), None, None, None, None, "cpu",
+                   "")
+    curves.begin_run(info, "Run 1")
+    rng = np.random.default_rng(0)
+    loss = 2.0 * np.exp(-np.arange(20_000) / 4000) + 0.2 * rng.random(20_000)
+    loss[12_345] = 3.9  # a spike a single step long
+    feed(curves, 0, 20_000, loss)
+    shown = curves.loss_raw_item.curve
+    width = curves.loss_plot.getViewBox().width()
+    assert 0 < shown.xData.size <= 2 * width + 4  # a minimum and a maximum per column
+    assert shown.yData.max() == pytest.approx(3.9)  # the spike survives
+    column = 20 / width  # epochs per pixel column
+    assert shown.xData[-1] >= 19_999 / 1000 - column  # the newest steps, to a column
+    curves.loss_plot.setXRange(12.3, 12.4, padding=0)  # zoomed in on 100 steps
+    qtbot.waitUntil(lambda: curves.loss_raw_item.curve.xData.size >= 100)
+    assert curves.loss_raw_item.curve.xData.size <= 110
