@@ -32,7 +32,7 @@ run trains for about ``--seconds`` (at least 8 epochs). The machine's load varie
 to run (shared cores), hence the repeats and medians. Usage::
 
     python bench/bench_gui_training.py [--seconds 6 | --epochs N] [--batch 32]
-        [--repeats 5] [--threads N] [--window-threads N] [--switch-interval MS]
+        [--repeats 9] [--threads N] [--window-threads N] [--switch-interval MS]
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0,
                         help="about how long each run trains when --epochs is not given")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch's intra-op threads on both sides (default: torch's own)")
     parser.add_argument("--window-threads", type=int, default=None,

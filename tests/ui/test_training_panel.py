@@ -259,8 +259,8 @@ def test_pause_and_resume_from_the_toolbar(qtbot: QtBot,
     qtbot.keyClick(lr.lineEdit(), Qt.Key.Key_Return)  # applies from the next batch
     assert window.document.training["lr"] == pytest.approx(1e-4)
     qtbot.mouseClick(resume, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: trainer.global_step > step + 3, timeout=WAIT)
-    assert panel.session.state == "running"
+    qtbot.waitUntil(lambda: trainer.global_step > step + 3 and panel.session.state == "running",
+                    timeout=WAIT)
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
     window.training.actions["stop"].trigger()
     wait_done(qtbot, panel)
