@@ -10,14 +10,11 @@ Exit status: 0 success, 1 the graph has errors, 2 unreadable file or wrong usage
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import keyword
 import os
-import re
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,15 +213,6 @@ def _run_render(args: argparse.Namespace) -> int:
 EXPORT_SUFFIXES = (".py", ".nbproj")
 
 
-def class_name_for(title: str) -> str:
-    """A Python class name made from a title: ``ResNet-18`` → ``ResNet18``."""
-    parts = re.findall(r"[A-Za-z0-9]+", title)
-    name = "".join(part[0].upper() + part[1:] for part in parts) or "Net"
-    if name[0].isdigit():
-        name = f"Net{name}"
-    return f"{name}Net" if keyword.iskeyword(name) else name
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -332,21 +320,9 @@ def _apply_transfer(document: Document, classes: int) -> None:
     document.push(transfer_learning(document.graph, classes))
 
 
-@contextlib.contextmanager
-def quiet_meta_checkpoints() -> Iterator[None]:
-    """Silence torch's warnings about loading a ``checkpoint`` init on the meta device.
-
-    Source export compiles the graph on the meta device, where loading a layer's weights
-    file is a no-op that torch warns about once per tensor.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*non-meta parameter in the checkpoint")
-        yield
-
-
 def _write_python(document: Document, args: argparse.Namespace) -> list[Path]:
     """OUT.py, and OUT.pt when the layers have weights from a file."""
-    from netbuilder.compiler.source import export_source
+    from netbuilder.compiler.source import class_name_for, export_source, quiet_meta_checkpoints
 
     title = str(document.meta.get("title") or Path(args.file).stem.split(":")[0])
     name = args.class_name or class_name_for(title)

@@ -20,8 +20,11 @@ meta device before returning.
 
 from __future__ import annotations
 
+import contextlib
 import keyword
+import re
 import textwrap
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +43,27 @@ _TENSOR = "torch.Tensor"
 #: Candidate names of the variable carrying a chain of single-use values.
 _CHAIN_NAMES = ("x", "h", "y", "z", "out", "hidden")
 _BASE_RESERVED = frozenset(("self", "torch", "nn", "super", "tuple"))
+
+
+def class_name_for(title: str) -> str:
+    """A Python class name made from a title: ``ResNet-18`` → ``ResNet18``."""
+    parts = re.findall(r"[A-Za-z0-9]+", title)
+    name = "".join(part[0].upper() + part[1:] for part in parts) or "Net"
+    if name[0].isdigit():
+        name = f"Net{name}"
+    return f"{name}Net" if keyword.iskeyword(name) else name
+
+
+@contextlib.contextmanager
+def quiet_meta_checkpoints() -> Iterator[None]:
+    """Silence torch's warnings about loading a ``checkpoint`` init on the meta device.
+
+    Source export compiles the graph on the meta device, where loading a layer's weights
+    file is a no-op that torch warns about once per tensor.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*non-meta parameter in the checkpoint")
+        yield
 
 
 def to_source(graph: Graph, class_name: str = "Net", *,

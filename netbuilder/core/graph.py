@@ -23,6 +23,7 @@ from netbuilder.core.errors import (
     CycleError,
     DuplicateEdgeError,
     DuplicateNameError,
+    GraphError,
     InvalidNameError,
     PortOccupiedError,
     UnknownNodeError,
@@ -242,8 +243,8 @@ class Graph:
         ordered = set(self.topological_order())
         return [nid for nid in self.nodes if nid not in ordered]
 
-    def reaches(self, start: str, goal: str) -> bool:
-        """Whether a path of edges leads from ``start`` to ``goal``."""
+    def reaches(self, start: str, goal: str, *, ignore: Edge | None = None) -> bool:
+        """Whether a path of edges (other than ``ignore``) leads from ``start`` to ``goal``."""
         _, outgoing = self._adj()
         stack, seen = [start], {start}
         while stack:
@@ -251,7 +252,7 @@ class Graph:
             if nid == goal:
                 return True
             for edge in outgoing.get(nid, ()):
-                if edge.target not in seen:
+                if edge.target not in seen and edge != ignore:
                     seen.add(edge.target)
                     stack.append(edge.target)
         return False
@@ -281,8 +282,13 @@ class Graph:
             k += 1
         return f"{prefix}{k}"
 
-    def check_edge(self, edge: Edge) -> None:
-        """Raise the typed error that adding ``edge`` would cause, if any."""
+    def check_edge(self, edge: Edge, *, ignore: Edge | None = None) -> None:
+        """Raise the typed error that adding ``edge`` would cause, if any.
+
+        Args:
+            edge: The wire to add.
+            ignore: A wire to treat as absent (one that is being moved to ``edge``).
+        """
         source, target = self.node(edge.source), self.node(edge.target)
         if edge.source_port not in self.output_ports(source):
             raise UnknownPortError(
@@ -293,7 +299,7 @@ class Graph:
             raise UnknownPortError(
                 f"{target.name} has no input port {edge.target_port!r}", (target.id,))
         for other in self.in_edges(target.id):
-            if other.target_port != edge.target_port:
+            if other.target_port != edge.target_port or other == ignore:
                 continue
             if other == edge:
                 raise DuplicateEdgeError(
@@ -304,10 +310,21 @@ class Graph:
                 raise PortOccupiedError(
                     f"input {edge.target_port!r} of {target.name} is already connected "
                     f"to {holder}", (target.id, other.source))
-        if source.id == target.id or self.reaches(target.id, source.id):
+        if source.id == target.id or self.reaches(target.id, source.id, ignore=ignore):
             raise CycleError(
                 f"connecting {source.name} to {target.name} would make a cycle",
                 (source.id, target.id))
+
+    def can_connect(self, edge: Edge, *, ignore: Edge | None = None) -> bool:
+        """Whether ``edge`` could be added, with ``ignore`` (a wire being moved) left out.
+
+        The rule of :meth:`check_edge` as a yes/no answer, for the canvas's port hints.
+        """
+        try:
+            self.check_edge(edge, ignore=ignore)
+        except GraphError:
+            return False
+        return True
 
     def default_edge(self, source: str, target: str, source_port: str | None = None,
                      target_port: str | None = None) -> Edge:

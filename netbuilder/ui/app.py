@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
+
+from netbuilder.resources import resources_dir
 
 APP_NAME = "NetBuilder"
 ORG_NAME = "NetBuilder"
@@ -21,11 +22,6 @@ ORG_DOMAIN = "netbuilder.org"
 DESKTOP_FILE = "netbuilder"
 
 LIGHT, DARK = "light", "dark"
-
-
-def resources_dir() -> Path:
-    """The ``resources`` folder (icons, bundled example projects)."""
-    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def app_icon() -> QIcon:

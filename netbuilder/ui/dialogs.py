@@ -106,7 +106,7 @@ def _builder(module: Any, name: str) -> Callable[[], Graph]:
 
 def examples_dir() -> Path:
     """``resources/examples``."""
-    from netbuilder.ui.app import resources_dir
+    from netbuilder.resources import resources_dir
 
     return resources_dir() / "examples"
 

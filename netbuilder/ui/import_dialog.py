@@ -32,8 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.compiler.import_job import (
+    ImportedModel,
+    ImportRequest,
+    import_to_file,
+    parse_request,
+)
 from netbuilder.ui.busy import POLL_MS, BackgroundJob
-from netbuilder.ui.model_jobs import ImportedModel, ImportRequest, import_to_file, parse_request
 
 DEFAULT_SHAPE = "3,224,224"
 

@@ -30,8 +30,8 @@ from netbuilder.core.document import Document
 from netbuilder.ui.busy import JobCancelled, run_busy
 
 if TYPE_CHECKING:
+    from netbuilder.compiler.import_job import ImportedModel
     from netbuilder.ui.import_dialog import ImportDialog
-    from netbuilder.ui.model_jobs import ImportedModel
 
 T = TypeVar("T")
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -213,14 +213,13 @@ class ModelsMixin:
 
     def export_source_to(self, path: Path, class_name: str | None = None) -> bool:
         """Write the network's Python source to ``path``; report failures."""
-        from netbuilder.cli import class_name_for
+        from netbuilder.compiler.source import class_name_for
 
         name = class_name or class_name_for(self._name())
         graph, analysis = self.document.graph, self.document.analysis
 
         def write() -> Path:
-            from netbuilder.cli import quiet_meta_checkpoints
-            from netbuilder.compiler.source import to_source
+            from netbuilder.compiler.source import quiet_meta_checkpoints, to_source
 
             with quiet_meta_checkpoints():
                 text = to_source(graph, name, analysis=analysis)

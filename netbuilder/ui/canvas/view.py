@@ -24,10 +24,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from netbuilder.core import editing
 from netbuilder.core.document import Document
 from netbuilder.core.graph import Graph
 from netbuilder.core.layout import needs_layout
-from netbuilder.ui.canvas import editing
 from netbuilder.ui.canvas.frame_item import GroupFrame
 from netbuilder.ui.canvas.interactions import (
     DropInteraction,

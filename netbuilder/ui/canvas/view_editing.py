@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF
 
-from netbuilder.core import commands
+from netbuilder.core import commands, editing
 from netbuilder.core.errors import GraphError
 from netbuilder.core.graph import Edge, Graph
 from netbuilder.core.layout import layered_layout
-from netbuilder.ui.canvas import editing
 from netbuilder.ui.canvas.edge_item import EdgeItem
 from netbuilder.ui.canvas.levels import Point, compensate
 
@@ -76,7 +75,7 @@ class ViewEditing:
         level = wire.level if wire is not None and wire.level is not None \
             else scene.level_at(pos)
         placement = scene.placement(level)
-        local = QPointF(*placement.to_level(pos))
+        local = placement.to_level(pos)
         try:
             command, node_id = editing.add_command(level, key, local,
                                                    wire.edge if wire else None)

@@ -1,4 +1,6 @@
-"""Commands the canvas builds from gestures (model-side helpers of the view).
+"""Editing commands built from gestures: add a block, splice it into a wire, delete.
+
+The canvas (and any other front end) calls these; they know nothing of Qt.
 
 Every function returns one command for ``document.push``: adding a block (spliced into a
 wire when dropped on one), adding a block below another, deleting a selection. Compound
@@ -11,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-
-from PySide6.QtCore import QPointF
 
 from netbuilder.core import commands
 from netbuilder.core.graph import Edge, Graph, Node
@@ -37,14 +37,17 @@ def _tentatively(graph: Graph, steps: Sequence[commands.Command]) -> Iterator[No
                 step.undo()
 
 
-def _placed(graph: Graph, key: str, center: QPointF) -> Node:
+Point = tuple[float, float]
+
+
+def _placed(graph: Graph, key: str, center: Point) -> Node:
     node = graph.new_node(key)
     width, height = estimate_size(graph, node)
-    node.pos = (float(round(center.x() - width / 2)), float(round(center.y() - height / 2)))
+    node.pos = (float(round(center[0] - width / 2)), float(round(center[1] - height / 2)))
     return node
 
 
-def add_command(graph: Graph, key: str, center: QPointF,
+def add_command(graph: Graph, key: str, center: Point,
                 wire: Edge | None = None) -> tuple[commands.Command, str]:
     """Add a ``key`` block centred at ``center``; with ``wire``, splice it into that wire.
 
