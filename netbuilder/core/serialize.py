@@ -15,18 +15,16 @@ files stay short enough to write by hand. ``docs/file-format.md`` documents ever
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 from netbuilder.core.errors import GraphError, ProjectFileError
+from netbuilder.core.fileio import atomic_write
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.project_reader import (
     FORMAT_VERSION,
@@ -210,51 +208,7 @@ def save(project: Project, path: str | os.PathLike[str]) -> None:
     Raises:
         OSError: when the file cannot be written.
     """
-    text = dumps(project).encode("utf-8")
-    target = Path(path)
-    handle, temp = _create_temp(target)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _sync_folder(target.parent)
-
-
-def _create_temp(target: Path) -> tuple[int, Path]:
-    """A new file beside ``target``, with ``target``'s permissions (else the umask's)."""
-    try:
-        mode: int | None = target.stat().st_mode & 0o7777
-    except OSError:
-        mode = None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            handle = os.open(temp, flags, 0o666)
-        except FileExistsError:
-            continue
-        if mode is not None:
-            with contextlib.suppress(OSError):
-                os.chmod(temp, mode)
-        return handle, temp
-
-
-def _sync_folder(folder: Path) -> None:
-    """Flush the rename itself to disk where the platform allows it."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    atomic_write(path, dumps(project).encode("utf-8"))
 
 
 def dumps(project: Project) -> str:

@@ -14,10 +14,8 @@ crash leaves either the old file or the new one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import secrets
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from netbuilder.core.fileio import atomic_write
 from netbuilder.training.callbacks import Callback, EpochEnd, FitResult
 from netbuilder.training.errors import CheckpointError, TrainingError
 
@@ -44,18 +43,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "wb") as stream:
-            torch.save({"format": FORMAT, "version": VERSION, **state}, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    return target
+    return atomic_write(target, lambda stream: torch.save(
+        {"format": FORMAT, "version": VERSION, **state}, stream))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""Atomic file writes: a file is either its old self or its new self, never half written.
+
+:func:`atomic_write` is the one way NetBuilder replaces a file it owns (project files,
+training checkpoints). The new content goes to a temporary file in the target's folder
+(named ``.NAME.XXXXXXXX.tmp``, see :func:`temp_name`), is flushed to disk, then replaces
+the target in one ``os.replace``; on any failure the temporary file is removed and the old
+file is left as it was. The temporary file takes the target's permissions when the target
+exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+#: Writes the new content to an open binary stream.
+Writer = Callable[[BinaryIO], None]
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_name(target: Path) -> Path:
+    """A fresh temporary name beside ``target``: ``.NAME.<8 hex digits>.tmp``."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def atomic_write(path: str | os.PathLike[str], content: bytes | Writer) -> Path:
+    """Replace the file at ``path`` with ``content`` in one step; return the path.
+
+    Args:
+        path: The file to write (its folder must exist).
+        content: The bytes to write, or a function writing them to a binary stream.
+
+    Raises:
+        OSError: when the file cannot be written (the old file, if any, is intact).
+        Exception: whatever ``content`` raises (nothing is replaced).
+    """
+    target = Path(path)
+    handle, temp = _create_temp(target)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            if isinstance(content, bytes):
+                stream.write(content)
+            else:
+                content(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _sync_folder(target.parent)
+    return target
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """A new file beside ``target``, with ``target``'s permissions (else the umask's)."""
+    try:
+        mode: int | None = target.stat().st_mode & 0o7777
+    except OSError:
+        mode = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = temp_name(target)
+        try:
+            handle = os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(temp, mode)
+        return handle, temp
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush the rename itself to disk where the platform allows it."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
