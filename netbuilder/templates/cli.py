@@ -1,10 +1,10 @@
 """``netbuilder templates``, and template names wherever the CLI accepts a project file.
 
-:func:`configure_templates` (or :func:`add_templates_parser`) and :func:`run_templates`
-implement the subcommand; :func:`resolve_project` (a project, with the template's training
-settings and origin) and :func:`resolve_source` (just the graph) turn a command-line
-source into a network when it names a template, so that ``netbuilder summary resnet50
---json`` works like ``netbuilder summary net.nbproj``. A source may carry template options
+:func:`configure_templates` and :func:`run_templates` implement the subcommand;
+:func:`resolve_project` (a project, with the template's training settings and origin) and
+:func:`resolve_source` (just the graph) turn a command-line source into a network when it
+names a template, so that ``netbuilder summary resnet50 --json`` works like ``netbuilder
+summary net.nbproj``. A source may carry template options
 after colons::
 
     resnet18:input_shape=3x96x96:num_classes=10
@@ -37,17 +37,6 @@ _COLUMNS = ("name", "title", "input", "params", "torchvision")
 
 
 HELP = "list the architecture templates"
-DESCRIPTION = ("List the classic architectures that can be loaded by name wherever a project "
-               "file is accepted (e.g. `netbuilder summary resnet50`, or "
-               "`resnet18:input_shape=3x96x96:num_classes=10`).")
-
-
-def add_templates_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``templates`` subcommand to ``subparsers`` (of ``add_subparsers()``)."""
-    parser = subparsers.add_parser("templates", help=HELP, description=DESCRIPTION)
-    configure_templates(parser)
-    parser.set_defaults(func=run_templates)
-    return parser
 
 
 def configure_templates(parser: argparse.ArgumentParser) -> None:

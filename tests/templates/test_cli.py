@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from netbuilder import cli
 from netbuilder.core.analysis import analyze
 from netbuilder.core.serialize import load, save
 from netbuilder.templates import TemplateError, build_project, template_names
-from netbuilder.templates.cli import add_templates_parser, resolve_project, resolve_source
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="netbuilder")
-    add_templates_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
+from netbuilder.templates.cli import resolve_project, resolve_source
 
 
 def test_templates_lists_every_template_with_its_parameters(
         capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse("templates")
-    assert args.func(args) == 0
+    assert cli.main(["templates"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["Name", "Title", "Input", "Params", "torchvision"]
     rows = {line.split()[0]: line for line in lines[2:]}
@@ -33,8 +26,7 @@ def test_templates_lists_every_template_with_its_parameters(
 
 
 def test_templates_json_and_family_filter(capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse("templates", "--json", "--family", "VGG")
-    args.func(args)
+    assert cli.main(["templates", "--json", "--family", "VGG"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows][:2] == ["vgg11", "vgg11_bn"]
     vgg16 = next(r for r in rows if r["name"] == "vgg16")
@@ -70,6 +62,16 @@ def test_bad_options_are_explained(source: str, message: str) -> None:
         resolve_source(source)
 
 
+def test_wrong_usage_and_bad_template_options_exit_2_with_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["templates", "--bogus"]) == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+    assert cli.main(["summary", "resnet18:depth=3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("netbuilder: error: ") and "no option 'depth'" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_a_template_source_is_a_project_with_training_settings_and_origin() -> None:
     project = resolve_project("lenet5:num_classes=4")
     assert project is not None
@@ -91,13 +93,7 @@ def test_a_template_project_survives_its_file(name: str, tmp_path: Path) -> None
     assert [n.pos for _, n in loaded.graph.walk()] == [n.pos for _, n in project.graph.walk()]
 
 
-def test_netbuilder_summary_accepts_a_template(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    cli = pytest.importorskip("netbuilder.cli")
-    if not hasattr(cli, "SOURCE_RESOLVERS"):
-        pytest.skip("netbuilder.cli has no SOURCE_RESOLVERS hook")
-    if resolve_project not in cli.SOURCE_RESOLVERS:
-        monkeypatch.setattr(cli, "SOURCE_RESOLVERS", [*cli.SOURCE_RESOLVERS, resolve_project])
+def test_netbuilder_summary_accepts_a_template(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["summary", "resnet50", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["total_params"] == 25_557_032 and summary["errors"] == []
