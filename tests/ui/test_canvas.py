@@ -250,6 +250,28 @@ def test_compatible_ports_light_up_while_dragging(make_view: MakeView, qtbot: Qt
     assert len(view.current_graph.edges) == 2
 
 
+def test_port_hints_follow_the_models_rule(make_view: MakeView, qtbot: QtBot) -> None:
+    view = make_view(canvas_graphs.residual(2))
+    names = ids(view)
+    viewport = view.viewport()
+
+    def lit_while_dragging_from(node: str, kind: str, port: str) -> set[str]:
+        qtbot.mousePress(viewport, Qt.MouseButton.LeftButton,
+                         pos=port_point(view, names[node], kind, port))
+        qtbot.mouseMove(viewport, QPoint(10, 10))
+        lit = {i.look.name for i in view.graph_scene.node_items() if i.hot_ports}
+        qtbot.keyClick(view, Qt.Key.Key_Escape)
+        qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=QPoint(10, 10))
+        return lit
+
+    edges = list(view.current_graph.edges)
+    assert lit_while_dragging_from("stem_relu", "out", "out") == {"add2"}, \
+        "add1 already takes stem_relu: a second wire would duplicate it"
+    assert lit_while_dragging_from("relu1", "in", "in") == {"relu1", "add2"}, \
+        "the picked-up wire frees relu1's input"
+    assert view.current_graph.edges == edges
+
+
 def test_picking_a_wire_up_and_dropping_it_on_the_canvas_removes_it(
         chain_view: GraphView, qtbot: QtBot) -> None:
     names = ids(chain_view)

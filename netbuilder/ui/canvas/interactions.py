@@ -8,7 +8,7 @@ document; until then it only moves items or draws previews, which ``cancel`` und
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -53,26 +53,6 @@ class Interaction:
 
 
 # -- connecting -------------------------------------------------------------------------
-def _ancestors(graph: Graph, node_id: str) -> set[str]:
-    seen, stack = {node_id}, [node_id]
-    while stack:
-        for edge in graph.in_edges(stack.pop()):
-            if edge.source not in seen:
-                seen.add(edge.source)
-                stack.append(edge.source)
-    return seen
-
-
-def _descendants(graph: Graph, node_id: str) -> set[str]:
-    seen, stack = {node_id}, [node_id]
-    while stack:
-        for edge in graph.out_edges(stack.pop()):
-            if edge.target not in seen:
-                seen.add(edge.target)
-                stack.append(edge.target)
-    return seen
-
-
 class NewLinkInteraction(Interaction):
     """Drag a wire from a port to a port of the other kind (or onto a node).
 
@@ -119,23 +99,26 @@ class NewLinkInteraction(Interaction):
         self.node, self.port = source, ("out", edges[0].source_port)
 
     def _mark_compatible(self) -> None:
-        graph, node_id = self.graph, self.node.node_id
-        level = [i for i in self.scene.node_items() if i.node_id in graph.nodes]
+        """Light the ports the wire may join: the model's rule (``Graph.can_connect``),
+        with the picked-up wire treated as gone."""
+        graph = self.graph
+        for item in self.scene.node_items():
+            if item.node_id in graph.nodes:
+                self._set_hot(item, frozenset(self._open_ports(graph, item)))
+
+    def _open_ports(self, graph: Graph, item: NodeItem) -> Iterator[Port]:
+        """The ports of ``item`` that the dragged wire could join."""
+        node_id, port = self.node.node_id, self.port[1]
+        ignore = self.picked.edge if self.picked is not None else None
         if self.forward:
-            banned = _ancestors(graph, node_id)
-            ignore = self.picked.edge if self.picked is not None else None
-            occupied = {(e.target, e.target_port) for e in graph.edges if e != ignore}
-            for item in level:
-                if item.node_id in banned:
-                    continue
-                ports = frozenset(("in", p.name) for p in item.look.inputs
-                                  if p.multi or (item.node_id, p.name) not in occupied)
-                self._set_hot(item, ports)
+            for inp in item.look.inputs:
+                edge = Edge(node_id, item.node_id, port, inp.name)
+                if graph.can_connect(edge, ignore=ignore):
+                    yield "in", inp.name
         else:
-            banned = _descendants(graph, node_id)
-            for item in level:
-                if item.node_id not in banned:
-                    self._set_hot(item, frozenset(("out", p.name) for p in item.look.outputs))
+            for out in item.look.outputs:
+                if graph.can_connect(Edge(item.node_id, node_id, out.name, port)):
+                    yield "out", out.name
 
     def _set_hot(self, item: NodeItem, ports: frozenset[Port]) -> None:
         if ports:
