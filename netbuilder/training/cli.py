@@ -43,18 +43,6 @@ OVERRIDES = {
 }
 
 
-def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``train`` subcommand to ``subparsers`` (of ``add_subparsers()``)."""
-    parser = subparsers.add_parser(
-        "train", help="train a project or template on a data set",
-        description="Train a network from a project file or a template name.",
-        epilog="Exit status: 0 finished; 1 the graph does not compile or the run ended early; "
-               "2 wrong usage or unreadable input.")
-    configure_train_parser(parser)
-    parser.set_defaults(func=run_train)
-    return parser
-
-
 def configure_train_parser(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``netbuilder train`` on ``parser``."""
     parser.add_argument("source", metavar="FILE|TEMPLATE", nargs="?",

@@ -64,6 +64,8 @@ class Recorder(Callback):
         self.result: FitResult | None = None
         self.actions = actions or {}
         self.paused = threading.Event()
+        #: How many batches had ended at each resume (none may end while paused).
+        self.batches_at_resume: list[int] = []
         self.checkpoints: list[tuple[str, str]] = []
 
     def on_train_start(self, trainer: Trainer) -> None:
@@ -97,6 +99,7 @@ class Recorder(Callback):
 
     def on_resume(self, trainer: Trainer) -> None:
         self.calls.append("resume")
+        self.batches_at_resume.append(len(self.batches))
         self.paused.clear()
 
     def on_fault(self, trainer: Trainer, message: str) -> None:

@@ -19,6 +19,7 @@ def load_script() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # real training runs, one per device path
 def test_every_check_but_the_gpu_only_ones_passes_on_the_cpu(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert load_script().main(["--device", "cpu"]) == 0
@@ -29,6 +30,7 @@ def test_every_check_but_the_gpu_only_ones_passes_on_the_cpu(
     assert lines[-1] == "5 of 5 checks passed"
 
 
+@pytest.mark.slow  # real training runs, one per device path
 def test_a_failing_check_is_reported_and_sets_the_exit_status(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     script = load_script()
