@@ -12,7 +12,10 @@ A scheme is named by a string or given as a dict (``node.init`` in the graph mod
             (keys ``std``, default 0.01, and ``mean``, default 0).
 =========== =================================================================================
 
-Every scheme but ``default`` also sets biases to ``bias`` (key ``bias``, default 0; AlexNet
+The ``checkpoint`` scheme loads the weights themselves: the entries under ``key`` of the
+``state_dict`` in ``file`` (see :mod:`netbuilder.core.inits`).
+
+Every other scheme but ``default`` also sets biases to ``bias`` (key ``bias``, default 0; AlexNet
 used 1 in some layers) and normalisation layers to weight 1, bias 0. Parameters of other
 modules (e.g. PReLU's slope) keep PyTorch's initialisation.
 
@@ -33,15 +36,16 @@ import torch
 from torch import nn
 
 from netbuilder.compiler.errors import InitError
+from netbuilder.core.inits import CHECKPOINT
 
-SCHEMES = ("default", "kaiming", "xavier", "normal", "checkpoint")
+SCHEMES = ("default", "kaiming", "xavier", "normal", CHECKPOINT)
 #: Optional keys of each scheme and their defaults.
 SCHEME_KEYS: dict[str, dict[str, Any]] = {
     "default": {},
     "kaiming": {"mode": "fan_out", "nonlinearity": "relu", "bias": 0.0},
     "xavier": {"gain": 1.0, "bias": 0.0},
     "normal": {"std": 0.01, "mean": 0.0, "bias": 0.0},
-    "checkpoint": {"file": "", "key": ""},
+    CHECKPOINT: {"file": "", "key": ""},
 }
 MODES = ("fan_in", "fan_out")
 NONLINEARITIES = ("relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu")
@@ -114,7 +118,7 @@ def parse_init(setting: InitSetting | InitScheme, where: str = "the graph") -> I
 
 
 def _check(where: str, scheme: str, key: str, value: Any) -> Any:
-    if scheme == "checkpoint":
+    if scheme == CHECKPOINT:
         if not isinstance(value, str) or (key == "file" and not value):
             raise InitError(f"{where}: init checkpoint {key}={value!r} must be text")
         return value
@@ -149,7 +153,7 @@ def apply_init(module: nn.Module, scheme: InitScheme, where: str = "a node") -> 
     """Initialise the parameters of ``module`` (and its children) by ``scheme``."""
     if scheme.scheme == "default":
         return
-    if scheme.scheme == "checkpoint":
+    if scheme.scheme == CHECKPOINT:
         load_checkpoint(module, scheme.get("file"), scheme.get("key"), where)
         return
     for sub in module.modules():

@@ -19,8 +19,8 @@ Two ways to use them:
 * :func:`init_from_weights` returns an undoable :class:`~netbuilder.core.commands.Macro`
   that records, on every layer with weights, the ``"checkpoint"`` initialisation
   ``{"scheme": "checkpoint", "file": …, "key": …}``, so the weights are loaded whenever
-  the graph is compiled and the project file remembers where they come from. (The
-  compiler must know that scheme; see :data:`CHECKPOINT`.)
+  the graph is compiled and the project file remembers where they come from (see
+  :mod:`netbuilder.core.inits`).
 
 :func:`transfer_learning` is the recipe of Zeiler & Fergus (§5.2 of their paper): keep
 the pretrained layers fixed and train only a fresh classifier for the new classes. It
@@ -43,15 +43,11 @@ from netbuilder.core.analysis import Analysis, analyze
 from netbuilder.core.commands import Command, Macro, SetAttribute, SetParams
 from netbuilder.core.errors import GraphError, NetBuilderError
 from netbuilder.core.graph import Graph, Node
+from netbuilder.core.inits import checkpoint_init, is_checkpoint_init
 from netbuilder.core.spec import GROUP, GROUP_INPUT, OUTPUT
 from netbuilder.templates._api import get_template_info
 from netbuilder.templates.mapping import KeyMapping, normalize_checkpoint, torchvision_mapping
 
-#: Name of the ``node.init`` scheme that loads a node's weights from a checkpoint file:
-#: ``{"scheme": "checkpoint", "file": "/path/to/weights.pth", "key": "layer1.0.conv1"}``
-#: loads ``key + "." + name`` of the file into each entry ``name`` of the node's module
-#: ``state_dict``.
-CHECKPOINT = "checkpoint"
 #: Parameters giving a head's number of outputs, by preference.
 _OUTPUT_PARAMS = ("out_features", "out_channels")
 
@@ -249,7 +245,7 @@ def init_from_weights(graph: Graph, template: str, source: str | Path | None = N
         first = f"{qualified}.{names[0]}"
         full = raw_keys.get(mapping.to_torchvision(first), first)
         key = full.removesuffix(f".{names[0]}")
-        init = {"scheme": CHECKPOINT, "file": str(path), "key": key}
+        init = checkpoint_init(path, key)
         if node.init != init:
             children.append(SetAttribute(level, node_id, "init", init))
     return Macro(f"Initialise from {path.name}", children)
@@ -345,16 +341,12 @@ def _fresh_head(level: Graph, head: Node, num_classes: int) -> list[Command]:
         raise GraphError(f"{head.name}: a {head.type} has no number of outputs to set",
                          (head.id,))
     children: list[Command] = []
-    if _is_checkpoint(head.init):
+    if is_checkpoint_init(head.init):
         children.append(SetAttribute(level, head.id, "init", None))
     if head.resolved[names[0]] != num_classes:
         # A composite head gets a new body, without any init of the old one.
         return [*children, SetParams(level, head.id, {names[0]: num_classes})]
     if head.body is not None:
         children += [SetAttribute(lvl, node.id, "init", None)
-                     for lvl, node in head.body.walk() if _is_checkpoint(node.init)]
+                     for lvl, node in head.body.walk() if is_checkpoint_init(node.init)]
     return children
-
-
-def _is_checkpoint(init: Mapping[str, Any] | None) -> bool:
-    return isinstance(init, Mapping) and init.get("scheme") == CHECKPOINT

@@ -14,10 +14,10 @@ from netbuilder.core import commands as cmd
 from netbuilder.core.analysis import analyze
 from netbuilder.core.document import Document
 from netbuilder.core.graph import Graph
+from netbuilder.core.inits import CHECKPOINT, is_checkpoint_init
 from netbuilder.templates import build_template, get_template_info
 from netbuilder.templates import weights as nbw
 from netbuilder.templates.weights import (
-    CHECKPOINT,
     WeightsError,
     head_node,
     init_from_weights,
@@ -139,7 +139,7 @@ def checkpoint_inits(graph: Graph) -> dict[str, str]:
     """``key`` of every checkpoint init, by dotted node path."""
     return {".".join((*level.path(), node.name)): node.init["key"]
             for level, node in graph.walk()
-            if node.init is not None and node.init.get("scheme") == CHECKPOINT}
+            if is_checkpoint_init(node.init)}
 
 
 @pytest.mark.slow  # a full-size VGG-11 and its torchvision twin
