@@ -1,6 +1,7 @@
 """``netbuilder import PACKAGE.MODULE:FACTORY -o FILE.nbproj``: a model as a project.
 
-:func:`add_import_parser` declares the subcommand and :func:`run_import` runs it::
+:func:`configure_import` declares the subcommand's arguments and :func:`run_import` runs
+it (``netbuilder.cli`` lists it)::
 
     netbuilder import torchvision.models:resnet18 --input-shape 3,224,224 \\
         --num-classes 10 -o resnet18.nbproj [--weights-out resnet18.pt]
@@ -9,9 +10,13 @@
 
 The project goes to ``-o``; the weights (a ``state_dict`` of the compiled graph, saved
 with ``torch.save``) to ``--weights-out``, by default beside the project with the suffix
-``.pt``. Exit status: 0 imported, 1 the model has parts no block reproduces (every one is
-printed, or the import does not analyse or reproduce the model), 2 wrong usage or a
-factory that cannot be loaded or called.
+``.pt``. Every layer of the project loads its weights from that file when compiled (the
+same project the editor's import makes:
+:meth:`~netbuilder.compiler.importer.ImportResult.write_weights`).
+
+Exit status: 0 imported, 1 the model has parts no block reproduces (every one is printed,
+or the import does not analyse or reproduce the model), 2 wrong usage or a factory that
+cannot be loaded or called.
 
 torch is imported only when the command runs, so ``netbuilder --help`` stays fast.
 """
@@ -23,19 +28,10 @@ import ast
 import sys
 from typing import Any
 
+from netbuilder.core.shapes import parse_shape
+
 EXIT_OK, EXIT_UNMAPPED, EXIT_USAGE = 0, 1, 2
 DEFAULT_INPUT_SHAPE = (3, 224, 224)
-
-
-def add_import_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``import`` subcommand to ``subparsers`` (of ``add_subparsers()``)."""
-    parser = subparsers.add_parser(
-        "import", help="import a PyTorch model as a project (graph and weights)",
-        description="Trace a PyTorch model with torch.fx and write it as an editable "
-                    "project, its module hierarchy kept as groups, with its weights.")
-    configure_import(parser)
-    parser.set_defaults(func=run_import)
-    return parser
 
 
 def configure_import(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +39,7 @@ def configure_import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("factory", metavar="PACKAGE.MODULE:FACTORY",
                         help="the function or class making the model, e.g. "
                              "torchvision.models:resnet18")
-    parser.add_argument("--input-shape", type=parse_shape, default=DEFAULT_INPUT_SHAPE,
+    parser.add_argument("--input-shape", type=shape_argument, default=DEFAULT_INPUT_SHAPE,
                         metavar="C,H,W", help="one sample's shape without the batch "
                                               "(default: 3,224,224)")
     parser.add_argument("--num-classes", type=int, metavar="N",
@@ -60,16 +56,12 @@ def configure_import(parser: argparse.ArgumentParser) -> None:
                              "composite blocks")
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"3,224,224"`` (or ``3x224x224``) → ``(3, 224, 224)``."""
-    parts = text.replace("x", ",").replace("×", ",").split(",")
+def shape_argument(text: str) -> tuple[int, ...]:
+    """``--input-shape``: a shape in :func:`~netbuilder.core.shapes.parse_shape`'s grammar."""
     try:
-        shape = tuple(int(p) for p in parts if p.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers") from None
-    if not 1 <= len(shape) <= 4 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to 4 positive sizes, e.g. 3,32,32")
-    return shape
+        return parse_shape(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_keyword(text: str) -> tuple[str, Any]:

@@ -1,18 +1,18 @@
 """The work behind the editor's model commands, free of Qt (it runs on worker threads).
 
 * :func:`parse_request` checks what the import dialog was given;
-* :func:`import_to_file` imports a model (:mod:`netbuilder.compiler.importer`), writes its
-  weights to a file and points every layer of the graph at that file with a
-  ``{"scheme": "checkpoint", "file": …, "key": …}`` init, so the imported weights are
-  loaded whenever the graph is compiled (training, export) and the project file says
-  where they are (also in ``meta["weights"]``, as ``netbuilder import`` writes it).
+* :func:`import_to_file` imports a model (:mod:`netbuilder.compiler.importer`) and writes
+  its weights to a file of their own with
+  :meth:`~netbuilder.compiler.importer.ImportResult.write_weights`, exactly as
+  ``netbuilder import`` does: every layer of the graph loads the imported weights from
+  that file whenever the graph is compiled (training, export), and ``meta["weights"]``
+  says where they are.
 
 torch is imported only inside the functions that need it.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import re
 import threading
@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from netbuilder.core.graph import Graph
-
-#: Name of the ``node.init`` scheme that loads a node's weights from a file.
-CHECKPOINT = "checkpoint"
+from netbuilder.core.shapes import parse_shape
 
 
 @dataclass(frozen=True)
@@ -84,20 +82,6 @@ def parse_factory(text: str) -> str:
     return spec
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"3,224,224"`` (or ``3x224x224``) → ``(3, 224, 224)``.
-
-    Raises:
-        ValueError: when the text is not 1 to 4 positive sizes.
-    """
-    from netbuilder.compiler.import_cli import parse_shape as parse
-
-    try:
-        return parse(text.strip())
-    except argparse.ArgumentTypeError as error:
-        raise ValueError(f"input shape {error}") from None
-
-
 def parse_kwargs(text: str) -> dict[str, Any]:
     """``"num_classes=10, aux_logits=False"`` → keyword arguments (Python literals only).
 
@@ -132,13 +116,17 @@ def parse_request(factory: str, shape: str, kwargs: str) -> ImportRequest:
     Raises:
         ValueError: naming the field at fault.
     """
-    return ImportRequest(parse_factory(factory), parse_shape(shape), parse_kwargs(kwargs))
+    try:
+        input_shape = parse_shape(shape)
+    except ValueError as error:
+        raise ValueError(f"input shape {error}") from None
+    return ImportRequest(parse_factory(factory), input_shape, parse_kwargs(kwargs))
 
 
 # -- the work ---------------------------------------------------------------------------
 def import_to_file(request: ImportRequest, weights_dir: Path,
                    cancelled: threading.Event | None = None) -> ImportedModel | None:
-    """Import the model, write its weights into ``weights_dir``, attach them to the graph.
+    """Import the model and write its weights into a new file in ``weights_dir``.
 
     Args:
         request: The model to import.
@@ -150,8 +138,6 @@ def import_to_file(request: ImportRequest, weights_dir: Path,
             loaded, traced or reproduced.
         OSError: when the weights cannot be written.
     """
-    import torch
-
     from netbuilder.compiler.importer import import_model
 
     flag = cancelled or threading.Event()
@@ -160,37 +146,12 @@ def import_to_file(request: ImportRequest, weights_dir: Path,
         return None
     weights_dir.mkdir(parents=True, exist_ok=True)
     path = (weights_dir / f"{_slug(result.name)}-{uuid.uuid4().hex[:8]}.pt").resolve()
-    torch.save(result.weights, path)
+    project = result.write_weights(path)
     if flag.is_set():
         path.unlink(missing_ok=True)
         return None
-    attach_checkpoint(result.graph, path)
-    meta = result.project(str(path)).meta
-    return ImportedModel(result.graph, meta, path, result.max_difference, result.name)
-
-
-def attach_checkpoint(graph: Graph, weights_file: Path) -> int:
-    """Give every layer with weights a ``checkpoint`` init reading them from ``weights_file``.
-
-    The file holds the compiled graph's ``state_dict``, so each layer's key is its
-    qualified module name. Meant for a graph no document holds yet (no undo step).
-
-    Returns:
-        How many layers were given an init.
-    """
-    import torch
-
-    from netbuilder.compiler import compile_graph
-
-    with torch.device("meta"):
-        module = compile_graph(graph)
-    count = 0
-    for node_id, qualified in module.node_modules().items():
-        _level, node = graph.find(node_id)
-        if node.body is None and module.get_submodule(qualified).state_dict():
-            node.init = {"scheme": CHECKPOINT, "file": str(weights_file), "key": qualified}
-            count += 1
-    return count
+    return ImportedModel(project.graph, project.meta, path, result.max_difference,
+                         result.name)
 
 
 def _slug(name: str) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
+from netbuilder.compiler.build import compile_graph
 from netbuilder.compiler.fx_import import (
     Classifier,
     CompositeMatcher,
@@ -44,15 +45,17 @@ from netbuilder.compiler.module_map import module_kind
 from netbuilder.compiler.verify import compile_with, difference, same_outputs
 from netbuilder.core.analysis import analyze
 from netbuilder.core.errors import GraphError, NetBuilderError
+from netbuilder.core.fileio import atomic_write
 from netbuilder.core.graph import Graph
+from netbuilder.core.inits import checkpoint_init
 from netbuilder.core.layout import apply_layout
 from netbuilder.core.registry import default_registry
 from netbuilder.core.serialize import Project, save
 from netbuilder.core.spec import INPUT
 
 __all__ = [
-    "FactoryError", "ImportResult", "ModelImportError", "Unmapped", "import_factory",
-    "import_model", "import_module", "load_factory",
+    "FactoryError", "ImportResult", "ModelImportError", "Unmapped", "attach_checkpoint",
+    "import_factory", "import_model", "import_module", "load_factory",
 ]
 
 #: Samples in the batch the model is traced and checked with.
@@ -111,12 +114,31 @@ class ImportResult:
             meta["weights"] = weights_file
         return Project(self.graph, meta=meta)
 
+    def write_weights(self, weights_path: str | os.PathLike[str], *,
+                      project_folder: str | os.PathLike[str] | None = None) -> Project:
+        """Write the weights to a file and return the project whose layers load them.
+
+        What ``netbuilder import`` and the editor's import both write: the weights file
+        (a ``torch.save`` d ``state_dict`` of the compiled graph, written atomically), a
+        ``checkpoint`` init on every layer with weights reading its entries from that
+        file (by absolute path, see :func:`attach_checkpoint`), so the imported weights
+        are loaded whenever the graph is compiled, and ``meta["weights"]`` naming the
+        file (relative to ``project_folder`` when given, else absolute).
+
+        Raises:
+            OSError: when the weights cannot be written (the graph is left unchanged).
+        """
+        weights = Path(weights_path).resolve()
+        atomic_write(weights, lambda stream: torch.save(self.weights, stream))
+        attach_checkpoint(self.graph, weights)
+        return self.project(_shown_path(weights, project_folder))
+
     def save(self, path: str | os.PathLike[str],
              weights_path: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
-        """Write the project and, beside it (``NAME.pt`` by default), the weights.
+        """Write the weights (``NAME.pt`` beside the project by default) and the project.
 
-        The weights are a ``torch.save`` d ``state_dict`` of the compiled graph; the project
-        names the file in its ``meta["weights"]`` (relative to the project's folder).
+        The project is :meth:`write_weights`'s, with ``meta["weights"]`` relative to the
+        project's folder.
 
         Returns:
             The project path and the weights path.
@@ -124,13 +146,39 @@ class ImportResult:
         project_path = Path(path)
         weights = Path(weights_path) if weights_path is not None else \
             project_path.with_suffix(".pt")
-        torch.save(self.weights, weights)
-        try:
-            shown = Path(os.path.relpath(weights.resolve(), project_path.resolve().parent))
-        except ValueError:  # another drive (Windows): keep the absolute path
-            shown = weights.resolve()
-        save(self.project(shown.as_posix()), project_path)
+        project = self.write_weights(weights, project_folder=project_path.resolve().parent)
+        save(project, project_path)
         return project_path, weights
+
+
+def attach_checkpoint(graph: Graph, weights_file: Path) -> int:
+    """Give every layer with weights a ``checkpoint`` init reading them from ``weights_file``.
+
+    The file holds the compiled graph's ``state_dict``, so each layer's key is its
+    qualified module name. Meant for a graph no document holds yet (no undo step).
+
+    Returns:
+        How many layers were given an init.
+    """
+    with torch.device("meta"):
+        module = compile_graph(graph)
+    count = 0
+    for node_id, qualified in module.node_modules().items():
+        _level, node = graph.find(node_id)
+        if node.body is None and module.get_submodule(qualified).state_dict():
+            node.init = checkpoint_init(weights_file, qualified)
+            count += 1
+    return count
+
+
+def _shown_path(path: Path, folder: str | os.PathLike[str] | None) -> str:
+    """``path`` relative to ``folder`` (absolute without one, or on another drive)."""
+    if folder is None:
+        return str(path)
+    try:
+        return Path(os.path.relpath(path, Path(folder).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return str(path)
 
 
 # -- entry points ---------------------------------------------------------------------------

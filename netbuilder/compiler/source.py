@@ -36,8 +36,9 @@ from netbuilder.compiler.errors import SourceExportError
 from netbuilder.compiler.module import GraphModule
 from netbuilder.compiler.plan import Plan, Value, make_plan
 from netbuilder.compiler.reflect import INDENT, WIDTH, Call, ModuleWriter, literal
-from netbuilder.core.analysis import Analysis, format_shape
+from netbuilder.core.analysis import Analysis
 from netbuilder.core.graph import Graph, Node
+from netbuilder.core.shapes import format_shape
 
 _TENSOR = "torch.Tensor"
 #: Candidate names of the variable carrying a chain of single-use values.

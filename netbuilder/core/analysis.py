@@ -20,6 +20,7 @@ from math import prod
 from typing import Any
 
 from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.shapes import format_shape
 from netbuilder.core.spec import (
     GROUP_INPUT,
     GROUP_OUTPUT,
@@ -131,11 +132,6 @@ class Analysis:
     def model_size_mb(self) -> float:
         """Parameters and buffers at float32, in MB (10⁶ bytes)."""
         return (self.total_params + self.total_buffers) * 4 / 1e6
-
-
-def format_shape(shape: Shape | None) -> str:
-    """``(3, 32, 32)`` → ``3×32×32``; unknown → ``?``."""
-    return "?" if shape is None else "×".join(str(d) for d in shape)
 
 
 _CacheKey = tuple[Any, ...]

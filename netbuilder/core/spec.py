@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netbuilder.core.errors import ParameterValueError, UnknownParameterError
+from netbuilder.core.shapes import MAX_RANK
 
 if TYPE_CHECKING:
     from netbuilder.core.graph import Graph
@@ -151,12 +152,13 @@ class ParamSpec:
         return self._check_ints(value, node)
 
     def _check_shape(self, value: Any, node: str) -> tuple[int, ...]:
-        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 4:
-            raise self._error(value, "must be a list of 1 to 4 positive integers", node)
+        why = f"must be a list of 1 to {MAX_RANK} positive integers"
+        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_RANK:
+            raise self._error(value, why, node)
         out = []
         for v in value:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise self._error(value, "must be a list of 1 to 4 positive integers", node)
+                raise self._error(value, why, node)
             out.append(v)
         self._in_range(max(out), node, shown=value)
         return tuple(out)

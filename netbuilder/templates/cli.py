@@ -23,6 +23,7 @@ from typing import Any
 from netbuilder.core.analysis import analyze
 from netbuilder.core.graph import Graph
 from netbuilder.core.serialize import Project
+from netbuilder.core.shapes import format_shape, parse_shape
 from netbuilder.templates._api import (
     TemplateError,
     TemplateInfo,
@@ -60,7 +61,7 @@ def template_row(info: TemplateInfo) -> dict[str, Any]:
     analysis = analyze(build_template(info.name))
     return {
         "name": info.name, "title": info.title, "family": info.family,
-        "input": "×".join(str(d) for d in info.input_shape), "classes": info.num_classes,
+        "input": format_shape(info.input_shape), "classes": info.num_classes,
         "params": analysis.total_params, "torchvision": info.torchvision,
         "paper": info.paper, "description": info.description,
     }
@@ -135,9 +136,10 @@ def parse_options(name: str, options: list[str]) -> dict[str, Any]:
 def _parse_value(key: str, text: str) -> Any:
     if key == "input_shape":
         try:
-            return tuple(int(part) for part in text.replace(",", "x").split("x"))
-        except ValueError:
-            raise TemplateError(f"input_shape={text!r}: use C×H×W, e.g. 3x224x224") from None
+            return parse_shape(text)
+        except ValueError as error:
+            raise TemplateError(f"input_shape={text!r}: use C×H×W, e.g. 3x224x224 "
+                                f"({error})") from None
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
     for kind in (int, float):

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.core.shapes import parse_shape
 from netbuilder.core.spec import ParamSpec
 
 INT_MIN, INT_MAX = -(2**31) + 1, 2**31 - 1
@@ -355,16 +356,6 @@ class PaddingEditor(ParamEditor):
         self.box.blockSignals(True)
         self.box.setEditText(format_value(value))
         self.box.blockSignals(False)
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"3×32×32"`` or ``"3, 32, 32"`` → ``(3, 32, 32)``.
-
-    Raises:
-        ValueError: when the text is not a list of integers.
-    """
-    value = parse_ints(text)
-    return value if isinstance(value, tuple) else (value,)
 
 
 def _int_or_text(spec: ParamSpec, parent: QWidget | None) -> ParamEditor:

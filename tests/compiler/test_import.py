@@ -20,8 +20,9 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.ops import StochasticDepth
 
+from netbuilder import cli
 from netbuilder.compiler import compile_graph
-from netbuilder.compiler.import_cli import add_import_parser, parse_keyword, parse_shape
+from netbuilder.compiler.import_cli import parse_keyword, shape_argument
 from netbuilder.compiler.importer import (
     FactoryError,
     ImportResult,
@@ -470,10 +471,7 @@ def test_factories_are_loaded_by_module_and_name() -> None:
 
 # -- the command and the project file ------------------------------------------------------------
 def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_import_parser(parser.add_subparsers())
-    args = parser.parse_args(["import", *argv])
-    return int(args.func(args))
+    return cli.main(["import", *argv])
 
 
 def test_cli_writes_a_project_and_weights_that_reproduce_the_model(tmp_path: Path) -> None:
@@ -503,12 +501,14 @@ def test_cli_lists_what_cannot_be_mapped_and_exits_with_1(
     assert _cli("netbuilder.no_such_module:f", "-o", target) == 2
 
 
-def test_cli_arguments_parse() -> None:
-    assert parse_shape("3x32x32") == (3, 32, 32) and parse_shape("10") == (10,)
+def test_cli_arguments_parse(capsys: pytest.CaptureFixture[str]) -> None:
+    assert shape_argument("3x32x32") == (3, 32, 32) and shape_argument("10") == (10,)
     assert parse_keyword("aux_logits=False") == ("aux_logits", False)
     assert parse_keyword("weights=DEFAULT") == ("weights", "DEFAULT")
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_shape("3,a")
+    with pytest.raises(argparse.ArgumentTypeError, match="'a' is not a whole number"):
+        shape_argument("3,a")
+    assert _cli("torchvision.models:resnet18", "--input-shape", "3,0,8", "-o", "x.nbproj") == 2
+    assert "at least 1, got 0" in capsys.readouterr().err
 
 
 def test_project_round_trip_keeps_everything(
