@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import torch
 from hypothesis import settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -14,9 +15,4 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 # One torch thread: the CI machine has two cores, and tests (pytest-qt's event loop,
 # hypothesis, several torch models) compete for them; more threads only add contention.
-try:
-    import torch
-
-    torch.set_num_threads(1)
-except ImportError:  # pragma: no cover - torch is a dependency
-    pass
+torch.set_num_threads(1)

@@ -119,8 +119,7 @@ def test_awkward_names_multiple_inputs_and_outputs() -> None:
 @pytest.mark.parametrize("graph_factory", [small_resnet, odd_graph, dead_branch_graph])
 def test_exported_file_is_ruff_clean(graph_factory: Any, tmp_path: Path) -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-    if ruff is None:
-        pytest.skip("ruff is not installed")
+    assert ruff, "ruff is a test dependency"
     path = export_source(graph_factory(), tmp_path / "net.py")
     config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]
     lint = subprocess.run([ruff, "check", *config, str(path)], capture_output=True, text=True)
