@@ -14,6 +14,8 @@ without changing anything.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -95,6 +97,13 @@ class Node:
     def is_group(self) -> bool:
         """Whether the node has a body."""
         return self.body is not None
+
+
+def _copy_node(node: Node) -> Node:
+    """A copy of ``node`` sharing nothing mutable (its body copied too, same ids)."""
+    return dataclasses.replace(
+        node, params=dict(node.params), init=copy.deepcopy(node.init),
+        body=None if node.body is None else node.body.copy(), resolved=dict(node.resolved))
 
 
 class Graph:
@@ -400,6 +409,22 @@ class Graph:
             last = self.add(block_type, name, after=last, **(params or {}))
         assert isinstance(last, Node)
         return last
+
+    # -- copying ----------------------------------------------------------------------
+    def copy(self) -> Graph:
+        """An independent copy of this graph and every body below it, with the same ids.
+
+        Nothing mutable is shared (nodes, parameter dicts, inits, bodies, edge lists); the
+        copy is a root graph with the same registry, no listeners, and the same id counter,
+        so ids it hands out next are the ones the original would.
+        """
+        graph = Graph(self.registry)
+        graph._counter = self.root._counter
+        for node in self.nodes.values():
+            graph.nodes[node.id] = _copy_node(node)
+            graph._adopt(graph.nodes[node.id], graph)
+        graph.edges = list(self.edges)
+        return graph
 
     # -- identity ---------------------------------------------------------------------
     def new_id(self) -> str:

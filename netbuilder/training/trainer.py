@@ -121,7 +121,7 @@ class Trainer:
         if config.seed is None:
             config = config.updated(seed=secrets.randbelow(2**31))
         self.config = config
-        self.graph = _snapshot(model) if isinstance(model, Graph) else None
+        self.graph = model.copy() if isinstance(model, Graph) else None
         self._module = None if isinstance(model, Graph) else model
         self._input_shape = input_shape
         self.data = data
@@ -580,10 +580,3 @@ class Trainer:
         trainer = cls(graph, config, callbacks, pause_on_fault=pause_on_fault)
         trainer._resume = state
         return trainer
-
-
-def _snapshot(graph: Graph) -> Graph:
-    """An independent copy of ``graph`` with the same node ids (through the file format)."""
-    from netbuilder.core.serialize import graph_from_dict, graph_to_dict
-
-    return graph_from_dict(graph_to_dict(graph), graph.registry)
