@@ -1,9 +1,10 @@
 """Helpers shared by the composite blocks of :mod:`netbuilder.blocks.composite`.
 
 A composite block's body is an ordinary :class:`~netbuilder.core.graph.Graph` with one
-``group_input`` node ``x`` and one ``group_output`` node ``out``. The helpers here add
-nodes in *columns* (branches side by side) and, once a body is complete, give every node
-a row from its depth, so that a body drawn expanded reads top to bottom.
+``group_input`` node ``x`` and one ``group_output`` node ``out``, built with
+:mod:`netbuilder.core.builder` (the language the templates use too): nodes stand in
+*columns* (branches side by side) and, once a body is complete, every node gets a row from
+its depth, so that a body drawn expanded reads top to bottom.
 
 Node names become ``torch.nn`` module names, so the helpers take names explicitly: the
 composite blocks name their nodes exactly as torchvision names its submodules, which lets
@@ -12,15 +13,12 @@ torchvision ``state_dict`` s load with an identity key mapping.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from netbuilder.blocks._common import expand, times
+from netbuilder.core.builder import COLUMN, Step, add, arrange_rows, fill_body, group_of
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.spec import (
-    GROUP,
-    GROUP_INPUT,
-    GROUP_OUTPUT,
     BlockSpec,
     Inference,
     Params,
@@ -28,10 +26,6 @@ from netbuilder.core.spec import (
     Shape,
 )
 
-#: Vertical distance between consecutive rows of a body, in scene pixels.
-ROW = 100.0
-#: Horizontal distance between neighbouring branches of a body, in scene pixels.
-COLUMN = 220.0
 #: Palette family of every composite block.
 FAMILY = "Composite"
 #: Column of a residual branch; its shortcut goes in column ``-BRANCH`` and the input,
@@ -44,12 +38,6 @@ SHORTCUTS = ("identity", "projection", "pad")
 Ints = int | tuple[int, ...]
 #: A padding: ``Ints`` or ``"same"``/``"valid"``.
 Padding = Ints | str
-#: One layer to add: ``(block_type, name, params)``.
-Step = tuple[str, str, dict[str, Any]]
-
-#: Fills a body: given the graph and its input node, adds the inner nodes and returns the
-#: node whose output becomes the body's output.
-Builder = Callable[[Graph, Node], Node]
 
 
 class CompositeSpec(BlockSpec):
@@ -67,7 +55,9 @@ class CompositeSpec(BlockSpec):
 
     def body(self, params: Params) -> Graph:
         """A fresh body for ``params``: input ``x`` → the block's layers → output ``out``."""
-        return fill_body(Graph(), lambda graph, x: self.fill(graph, x, params))
+        body = fill_body(Graph(), lambda graph, x: self.fill(graph, x, params))
+        arrange_rows(body)
+        return body
 
     def fill(self, graph: Graph, x: Node, params: Params) -> Node:
         """Add the layers of the block fed by ``x`` to ``graph``; return the last one."""
@@ -111,34 +101,7 @@ def kernel_text(kernel: Ints) -> str:
     return times(sizes * 2 if len(sizes) == 1 else sizes)
 
 
-# -- building ------------------------------------------------------------------------------
-def add(graph: Graph, block_type: str, name: str, *sources: Node, column: float = 0.0,
-        **params: Any) -> Node:
-    """Add a node named ``name`` in ``column`` and wire ``sources`` into it, in order.
-
-    The order of ``sources`` is the order of a multi-input block's inputs (``add``,
-    ``concat``, ``multiply``).
-    """
-    node = graph.add(block_type, name, pos=(column * COLUMN, 0.0), **params)
-    for source in sources:
-        graph.connect(source, node)
-    return node
-
-
-def chain(graph: Graph, source: Node, steps: Sequence[Step], column: float = 0.0) -> Node:
-    """Add ``(block_type, name, params)`` steps in a row fed by ``source``; return the last."""
-    last = source
-    for step in steps:
-        last = add_step(graph, last, step, column)
-    return last
-
-
-def add_step(graph: Graph, source: Node, step: Step, column: float = 0.0) -> Node:
-    """Add the layer ``step`` fed by ``source`` in ``column``."""
-    block_type, name, params = step
-    return add(graph, block_type, name, source, column=column, **params)
-
-
+# -- steps ----------------------------------------------------------------------------------
 def conv_bn_steps(out_channels: int, kernel_size: Ints, *, stride: Ints = 1,
                   padding: Padding = 0, groups: int = 1, bias: bool = False,
                   conv: str = "conv", bn: str = "bn", eps: float = 1e-5) -> list[Step]:
@@ -161,35 +124,6 @@ def bn_relu_conv_steps(suffix: str, out_channels: int, kernel_size: int, padding
     ]
 
 
-def add_group(graph: Graph, name: str, source: Node, build: Builder,
-              column: float = 0.0) -> Node:
-    """Add a generic group ``name`` fed by ``source`` whose body ``build`` fills."""
-    node = graph.add(GROUP, name, pos=(column * COLUMN, 0.0))
-    assert node.body is not None
-    fill_body(node.body, build)
-    graph.connect(source, node)
-    return node
-
-
-def fill_body(graph: Graph, build: Builder) -> Graph:
-    """Give ``graph`` the ports ``x`` and ``out`` around what ``build`` adds; lay it out."""
-    x = graph.add(GROUP_INPUT, "x")
-    last = build(graph, x)
-    add(graph, GROUP_OUTPUT, "out", last, column=last.pos[0] / COLUMN)
-    arrange_rows(graph)
-    return graph
-
-
-def arrange_rows(graph: Graph) -> None:
-    """Put every node on the row of its depth (longest path from an input), keeping x."""
-    depth: dict[str, int] = {}
-    for node_id in graph.topological_order():
-        sources = [depth[e.source] + 1 for e in graph.in_edges(node_id)]
-        depth[node_id] = max(sources, default=0)
-        node = graph.nodes[node_id]
-        node.pos = (node.pos[0], depth[node_id] * ROW)
-
-
 # -- shared residual structure ---------------------------------------------------------------
 def shortcut(graph: Graph, x: Node, kind: str, out_channels: int, stride: int) -> Node:
     """The shortcut of a residual block, as torchvision names it; ``x`` itself if identity.
@@ -201,8 +135,7 @@ def shortcut(graph: Graph, x: Node, kind: str, out_channels: int, stride: int) -
     """
     if kind == "projection":
         steps = conv_bn_steps(out_channels, 1, stride=stride, conv="0", bn="1")
-        return add_group(graph, "downsample", x,
-                         lambda body, inp: chain(body, inp, steps), column=-BRANCH)
+        return group_of(graph, x, "downsample", steps, column=-BRANCH)
     if kind == "pad":
         return add(graph, "channel_pad", "shortcut", x, column=-BRANCH,
                    out_channels=out_channels, stride=stride)

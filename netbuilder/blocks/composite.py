@@ -34,12 +34,7 @@ from netbuilder.blocks._composite_util import (
     FAMILY,
     SHORTCUTS,
     CompositeSpec,
-    Step,
-    add,
-    add_group,
-    add_step,
     bn_relu_conv_steps,
-    chain,
     conv_bn_steps,
     float_param,
     int_param,
@@ -48,6 +43,7 @@ from netbuilder.blocks._composite_util import (
     residual_params,
     shortcut,
 )
+from netbuilder.core.builder import Step, add, chain, group_of
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import Params, ParamSpec
@@ -216,12 +212,13 @@ class Inception(CompositeSpec):
 
         pool = ("maxpool2d", "0", dict(kernel_size=3, stride=1, padding=1, ceil_mode=True))
         branches = [
-            add_step(graph, x, cbr("branch1", "ch1x1"), column=-1.5),
-            _branch(graph, "branch2", x, -0.5,
-                    [cbr("0", "ch3x3red"), cbr("1", "ch3x3", 3)]),
-            _branch(graph, "branch3", x, 0.5,
-                    [cbr("0", "ch5x5red"), cbr("1", "ch5x5", params["kernel_5x5"])]),
-            _branch(graph, "branch4", x, 1.5, [pool, cbr("1", "pool_proj")]),
+            chain(graph, x, [cbr("branch1", "ch1x1")], column=-1.5),
+            group_of(graph, x, "branch2", [cbr("0", "ch3x3red"), cbr("1", "ch3x3", 3)],
+                     column=-0.5),
+            group_of(graph, x, "branch3",
+                     [cbr("0", "ch5x5red"), cbr("1", "ch5x5", params["kernel_5x5"])],
+                     column=0.5),
+            group_of(graph, x, "branch4", [pool, cbr("1", "pool_proj")], column=1.5),
         ]
         return add(graph, "concat", "concat", *branches, dim=1)
 
@@ -234,11 +231,6 @@ class Inception(CompositeSpec):
         """E.g. ``256 = 64+128+32+32``."""
         parts = [params[k] for k in ("ch1x1", "ch3x3", "ch5x5", "pool_proj")]
         return f"{sum(parts)} = {'+'.join(str(p) for p in parts)}"
-
-
-def _branch(graph: Graph, name: str, x: Node, column: float, steps: list[Step]) -> Node:
-    """A group ``name`` holding ``steps`` in a row (a torchvision ``nn.Sequential``)."""
-    return add_group(graph, name, x, lambda body, inp: chain(body, inp, steps), column)
 
 
 INCEPTION = Inception(

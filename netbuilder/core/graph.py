@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from netbuilder.core import builder
 from netbuilder.core.errors import (
     CycleError,
     DuplicateEdgeError,
@@ -97,6 +98,14 @@ class Node:
     def is_group(self) -> bool:
         """Whether the node has a body."""
         return self.body is not None
+
+
+def _as_step(step: tuple[Any, ...] | str) -> builder.Step:
+    """``"relu"`` or ``("relu",)`` or ``("relu", "act")`` → ``("relu", name or None, params)``."""
+    if isinstance(step, str):
+        return step, None, {}
+    block_type, name, params = (*step, None, None)[:3]
+    return block_type, name, params or {}
 
 
 def _copy_node(node: Node) -> Node:
@@ -396,18 +405,15 @@ class Graph:
         return edge
 
     def chain(self, *steps: tuple[Any, ...] | str, after: str | Node | None = None) -> Node:
-        """Add blocks in a row, each fed by the previous; return the last.
+        """Add blocks in a row, each fed by the previous (the first by ``after``); return the last.
 
-        Each step is a block type or ``(block_type, name, params_dict)``.
+        Each step is a block type, or a :data:`~netbuilder.core.builder.Step`
+        ``(block_type, name, params)`` whose name and params may be left out.
         """
-        last = after
-        for step in steps:
-            if isinstance(step, str):
-                block_type, name, params = step, None, {}
-            else:
-                block_type, name, params = ((*tuple(step), None, None))[:3]
-            last = self.add(block_type, name, after=last, **(params or {}))
-        assert isinstance(last, Node)
+        source = self.node(after) if isinstance(after, str) else after
+        last = builder.chain(self, source, [_as_step(step) for step in steps])
+        if last is None:
+            raise ValueError("chain() needs at least one step")
         return last
 
     # -- copying ----------------------------------------------------------------------

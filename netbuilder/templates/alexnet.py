@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from netbuilder.core.builder import Step, chain, group_of
 from netbuilder.core.graph import Graph
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Layer, Step, finish, group_of, numbered, sequence, start
+from netbuilder.templates._build import Layer, finish, numbered, start
 
 ALEXNET_PAPER = ("Krizhevsky, Sutskever & Hinton (2012). ImageNet classification with deep "
                  "convolutional neural networks. NeurIPS")
@@ -102,7 +103,7 @@ def _assemble(input_shape: Shape, features: list[Step], head: list[Step],
     last = group_of(graph, x, "features", features)
     if avgpool is not None:
         last = graph.add("adaptive_avgpool2d", "avgpool", after=last, output_size=avgpool)
-    last = sequence(graph, last, [("flatten", "flatten", {})])
+    last = chain(graph, last, [("flatten", "flatten", {})])
     return finish(graph, group_of(graph, last, "classifier", head))
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netbuilder.core.builder import Step, chain, group
 from netbuilder.core.graph import Graph, Node
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Step, finish, group, sequence, start
+from netbuilder.templates._build import finish, start
 
 PAPER = ("Huang, Liu, van der Maaten & Weinberger (2017). Densely connected convolutional "
          "networks. CVPR")
@@ -56,7 +57,7 @@ def stem(spec: DenseNetSpec) -> list[Step]:
 
 def features(body: Graph, x: Node, spec: DenseNetSpec, drop_rate: float) -> Node:
     """Stem, dense blocks with transitions between them, and the final ``norm5``."""
-    last = sequence(body, x, stem(spec))
+    last = chain(body, x, stem(spec))
     channels = spec.num_init_features
     for i, layers in enumerate(spec.block_config, start=1):
         last = body.add("dense_block", f"denseblock{i}", after=last, num_layers=layers,
@@ -85,7 +86,7 @@ def densenet121(*, input_shape: Shape, num_classes: int, drop_rate: float = 0.0)
     spec = SPECS["densenet121"]
     graph, x = start(input_shape)
     last = group(graph, x, "features", lambda body, inp: features(body, inp, spec, drop_rate))
-    last = sequence(graph, last, [
+    last = chain(graph, last, [
         ("relu", "relu", {}), ("adaptive_avgpool2d", "avgpool", dict(output_size=1)),
         ("flatten", "flatten", {}), ("linear", "classifier", dict(out_features=num_classes))])
     return finish(graph, last)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from netbuilder.core.builder import Step, chain
 from netbuilder.core.graph import Graph
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Step, finish, sequence, start
+from netbuilder.templates._build import finish, start
 
 PAPER = ("Szegedy et al. (2015). Going deeper with convolutions. CVPR")
 
@@ -78,7 +79,7 @@ def googlenet(*, input_shape: Shape, num_classes: int, kernel_5x5: int = 3,
     normalised inputs to [-1, 1] before ``conv1``.
     """
     graph, x = start(input_shape)
-    last = sequence(graph, x, [
+    last = chain(graph, x, [
         *stem(), *inceptions(kernel_5x5),
         ("adaptive_avgpool2d", "avgpool", dict(output_size=1)),
         ("flatten", "flatten", {}),

@@ -9,9 +9,10 @@ SGD at 0.9 with batches of 256 suits Fashion-MNIST's 60,000 images, not small se
 
 from __future__ import annotations
 
+from netbuilder.core.builder import Step, chain
 from netbuilder.core.graph import Graph
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Step, finish, sequence, start
+from netbuilder.templates._build import finish, start
 
 PAPER = ("LeCun, Bottou, Bengio & Haffner (1998). Gradient-based learning applied to "
          "document recognition. Proc. IEEE 86(11)")
@@ -62,7 +63,7 @@ def lenet5(*, input_shape: Shape, num_classes: int) -> Graph:
     plain averaging, activations are sigmoids and the output is a linear layer.
     """
     graph, x = start(input_shape)
-    return finish(graph, sequence(graph, x, d2l_layers(num_classes)))
+    return finish(graph, chain(graph, x, d2l_layers(num_classes)))
 
 
 @register_template(
@@ -79,4 +80,4 @@ def lenet5_classic(*, input_shape: Shape, num_classes: int) -> Graph:
     of 1.7159·tanh(2a/3), and the output layer is linear instead of Euclidean RBF units.
     """
     graph, x = start(input_shape)
-    return finish(graph, sequence(graph, x, classic_layers(num_classes)))
+    return finish(graph, chain(graph, x, classic_layers(num_classes)))

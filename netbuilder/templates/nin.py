@@ -6,9 +6,10 @@ with ReLU) is a ``nin_block`` group.
 
 from __future__ import annotations
 
+from netbuilder.core.builder import Step, chain
 from netbuilder.core.graph import Graph
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Step, finish, sequence, start
+from netbuilder.templates._build import finish, start
 
 PAPER = "Lin, Chen & Yan (2014). Network in network. ICLR"
 
@@ -51,4 +52,4 @@ def nin(*, input_shape: Shape, num_classes: int, dropout: float = 0.5) -> Graph:
     for 224×224 Fashion-MNIST images.
     """
     graph, x = start(input_shape)
-    return finish(graph, sequence(graph, x, layers(num_classes, dropout)))
+    return finish(graph, chain(graph, x, layers(num_classes, dropout)))

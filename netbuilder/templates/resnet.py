@@ -14,9 +14,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from netbuilder.core.builder import Step, chain, group
 from netbuilder.core.graph import Graph, Node
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Step, finish, group, sequence, start
+from netbuilder.templates._build import finish, start
 
 RESNET_PAPER = ("He, Zhang, Ren & Sun (2016). Deep residual learning for image recognition. "
                 "CVPR")
@@ -125,14 +126,14 @@ def resnet(spec: ResNetSpec, *, input_shape: Shape, num_classes: int,
             (Huang et al. 2016; 0 = off, as torchvision).
     """
     graph, x = start(input_shape)
-    last = sequence(graph, x, stem(spec))
+    last = chain(graph, x, stem(spec))
     channels = spec.widths[0]
     for index in range(len(spec.layers)):
         fill = functools.partial(stage, spec=spec, index=index, in_channels=channels,
                                  drop_prob=stochastic_depth_prob)
         last = group(graph, last, f"layer{index + 1}", fill)
         channels = spec.widths[index] * spec.expansion
-    last = sequence(graph, last, [
+    last = chain(graph, last, [
         ("adaptive_avgpool2d", "avgpool", dict(output_size=1)), ("flatten", "flatten", {}),
         ("linear", "fc", dict(out_features=num_classes))])
     return finish(graph, last)

@@ -13,9 +13,10 @@ torchvision's ``features.k``.
 
 from __future__ import annotations
 
+from netbuilder.core.builder import chain, group, group_of
 from netbuilder.core.graph import Graph, Node
 from netbuilder.templates._api import Shape, register_template
-from netbuilder.templates._build import Layer, finish, group, group_of, numbered, sequence, start
+from netbuilder.templates._build import Layer, finish, numbered, start
 
 PAPER = ("Simonyan & Zisserman (2015). Very deep convolutional networks for large-scale "
          "image recognition. ICLR")
@@ -65,7 +66,7 @@ def vgg(config: str, *, input_shape: Shape, num_classes: int, batch_norm: bool =
     convs = CONFIGS[config]
     graph, x = start(input_shape)
     last = group(graph, x, "features", lambda body, inp: _features(body, inp, convs, batch_norm))
-    last = sequence(graph, last, [
+    last = chain(graph, last, [
         ("adaptive_avgpool2d", "avgpool", dict(output_size=7)), ("flatten", "flatten", {})])
     return finish(graph, group_of(graph, last, "classifier",
                                   numbered(classifier(num_classes, dropout))))
