@@ -27,6 +27,7 @@ from netbuilder.core.spec import (
     INPUT,
     OUTPUT,
     Inference,
+    PortSpec,
     Shape,
     ShapeError,
 )
@@ -270,8 +271,9 @@ class Analyzer:
     def _check_ports(self, graph: Graph, node: Node, edges: Sequence[Edge],
                      info: NodeInfo) -> bool:
         ports = graph.input_ports(node)
-        if len(ports) == 1 and edges:  # the common case: one port, wired
-            return True
+        stray = self._stray_edges(graph, node, ports, edges, info)
+        if len(ports) == 1 and len(edges) > stray:  # the common case: one port, wired
+            return not stray
         connected = {e.target_port for e in edges}
         missing = [p.name for p in ports if p.name not in connected]
         for port in missing:
@@ -279,7 +281,27 @@ class Analyzer:
                 else f"the input of {node.name}"
             info.issues.append(Issue(f"{_where(graph, node)}: {where} is not connected",
                                      node.id, (node.id,)))
-        return not missing
+        return not missing and not stray
+
+    @staticmethod
+    def _stray_edges(graph: Graph, node: Node, ports: Sequence[PortSpec],
+                     edges: Sequence[Edge], info: NodeInfo) -> int:
+        """Report wires into ``node`` on ports that either end lacks; return how many."""
+        names = {p.name for p in ports}
+        count = 0
+        for edge in edges:
+            source = graph.nodes[edge.source]
+            if edge.target_port not in names:
+                why = f"{node.name} has no input {edge.target_port!r}"
+            elif edge.source_port not in graph.output_ports(source):
+                why = f"{source.name} has no output {edge.source_port!r}"
+            else:
+                continue
+            count += 1
+            info.issues.append(Issue(
+                f"{_where(graph, node)}: the wire from {source.name} ends on a port that "
+                f"no longer exists ({why}); reconnect it", node.id, (node.id, source.id), edge))
+        return count
 
     def _group_inputs(self, graph: Graph, node: Node, edges: Sequence[Edge],
                       shapes: tuple[Shape | None, ...]) -> tuple[Shape | None, ...]:

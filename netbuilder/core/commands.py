@@ -82,6 +82,7 @@ class InsertNode(Command):
     def __init__(self, graph: Graph, node: Node, index: int | None = None,
                  check: bool = True) -> None:
         if check:
+            check_placement(graph, node)
             graph.check_name(node.name)
         self.graph, self.node, self.index = graph, node, index
         self.text = f"Add {node.name}"
@@ -91,6 +92,17 @@ class InsertNode(Command):
 
     def undo(self) -> None:
         self.index = self.graph._delete_node(self.node.id)
+
+
+def check_placement(graph: Graph, node: Node) -> None:
+    """Raise unless ``node`` may go into ``graph``: group ports belong inside a body.
+
+    Raises:
+        GroupError: for a ``group_input``/``group_output`` node at the top level.
+    """
+    if node.type in (GROUP_INPUT, GROUP_OUTPUT) and graph.owner is None:
+        raise GroupError(f"{node.type} nodes belong inside a group body (open a group to "
+                         f"add a port)", (node.id,))
 
 
 def add_node(graph: Graph, block_type: str, name: str | None = None, *,
@@ -202,11 +214,14 @@ class SetParams(Command):
         self.graph, self.node_id = graph, node_id
         self.old, self.new = dict(node.params), new
         self.old_body = self.new_body = None
+        #: Outer wires re-aimed or dropped because the new body lacks their port.
+        self.rewires: list[_ReplaceEdge] = []
         if spec.is_composite:
             self.old_body = node.body
             self.new_body = spec.body(spec.resolve(new, node.name))
             if self.old_body is not None:
                 _carry_flags(self.old_body, self.new_body)
+            self.rewires = _rewire_ports(graph, node_id, self.new_body)
         keys = ", ".join(changes)
         self.text = f"Set {node.name}.{keys}"
         self.merge_key = ("params", node_id, tuple(sorted(changes)))
@@ -216,9 +231,13 @@ class SetParams(Command):
             self.graph._set_params(self.node_id, self.new)
             if self.new_body is not None:
                 self.graph._replace_body(self.node_id, self.new_body)
+            for rewire in self.rewires:
+                rewire.redo()
 
     def undo(self) -> None:
         with self.graph.batch():
+            for rewire in reversed(self.rewires):
+                rewire.undo()
             self.graph._set_params(self.node_id, self.old)
             if self.old_body is not None:
                 self.graph._replace_body(self.node_id, self.old_body)
@@ -227,7 +246,59 @@ class SetParams(Command):
         if not isinstance(other, SetParams) or other.merge_key != self.merge_key:
             return False
         self.new, self.new_body = other.new, other.new_body
+        self.rewires += other.rewires
         return True
+
+
+class _ReplaceEdge(Command):
+    """Replace one wire by another in its place in the edge order, or drop it (``None``)."""
+
+    def __init__(self, graph: Graph, old: Edge, new: Edge | None) -> None:
+        self.graph, self.old, self.new, self.index = graph, old, new, 0
+
+    def redo(self) -> None:
+        self.index = self.graph._delete_edge(self.old)
+        if self.new is not None:
+            self.graph._insert_edge(self.new, self.index)
+
+    def undo(self) -> None:
+        if self.new is not None:
+            self.graph._delete_edge(self.new)
+        self.graph._insert_edge(self.old, self.index)
+
+
+def _rewire_ports(graph: Graph, node_id: str, body: Graph) -> list[_ReplaceEdge]:
+    """The changes that keep ``node_id``'s wires valid once its body is ``body``.
+
+    A wire on a port the new body lacks is re-aimed at the body's only port of that
+    direction when there is exactly one (and it is free), else dropped.
+    """
+    inputs = [n.name for n in body.nodes.values() if n.type == GROUP_INPUT]
+    outputs = {n.name for n in body.nodes.values() if n.type == GROUP_OUTPUT}
+    changes: list[_ReplaceEdge] = []
+    incoming = graph.in_edges(node_id)
+    used = {e.target_port for e in incoming if e.target_port in inputs}
+    for edge in incoming:
+        if edge.target_port in inputs:
+            continue
+        free = [p for p in inputs if p not in used]
+        new = None
+        if len(inputs) == 1 and free:
+            new = Edge(edge.source, edge.target, edge.source_port, free[0])
+            used.add(free[0])
+        changes.append(_ReplaceEdge(graph, edge, new))
+    only = next(iter(outputs)) if len(outputs) == 1 else None
+    present = set(graph.out_edges(node_id))
+    for edge in graph.out_edges(node_id):
+        if edge.source_port in outputs:
+            continue
+        new = Edge(edge.source, edge.target, only, edge.target_port) if only else None
+        if new in present:
+            new = None
+        elif new is not None:
+            present.add(new)
+        changes.append(_ReplaceEdge(graph, edge, new))
+    return changes
 
 
 def _carry_flags(old: Graph, new: Graph) -> None:
@@ -543,7 +614,15 @@ class _InsertExisting(Command):
 
 def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
           offset: tuple[float, float] = (0.0, 0.0)) -> Macro:
-    """Insert a fragment (fresh nodes, edges among them): names made unique, ids fresh."""
+    """Insert a fragment (fresh nodes, edges among them): names made unique, ids fresh.
+
+    Group port nodes of a fragment pasted at the top level are left out, with their wires.
+
+    Raises:
+        GroupError: when nothing but group ports would be pasted at the top level.
+    """
+    if graph.owner is None:
+        nodes, edges = _without_ports(nodes, edges)
     macro = Macro(f"Paste {len(nodes)} node{'s' if len(nodes) != 1 else ''}")
     taken = {n.name for n in graph.nodes.values()}
     renames: dict[str, str] = {}
@@ -565,3 +644,14 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
         macro.children.append(_AppendEdge(graph, new))
     macro.pasted = [n.id for n in nodes]  # type: ignore[attr-defined]
     return macro
+
+
+def _without_ports(nodes: Sequence[Node], edges: Sequence[Edge]
+                   ) -> tuple[list[Node], list[Edge]]:
+    """A fragment less its group port nodes and their wires (for the top level)."""
+    ports = {n.id for n in nodes if n.type in (GROUP_INPUT, GROUP_OUTPUT)}
+    if ports and len(ports) == len(nodes):
+        raise GroupError("group input and output nodes can only be pasted into a group",
+                         tuple(ports))
+    return ([n for n in nodes if n.id not in ports],
+            [e for e in edges if e.source not in ports and e.target not in ports])
