@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netbuilder.blocks._common import expand, times
+from netbuilder.blocks.params import float_param, int_param
 from netbuilder.core.builder import COLUMN, Step, add, arrange_rows, fill_body, group_of
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.spec import (
@@ -69,17 +69,6 @@ class CompositeSpec(BlockSpec):
 
 
 # -- parameters --------------------------------------------------------------------------
-def int_param(name: str, default: int, help: str, minimum: int = 1,
-              maximum: int | None = None) -> ParamSpec:
-    """An integer parameter, at least ``minimum`` (default 1)."""
-    return ParamSpec(name, "int", default, minimum=minimum, maximum=maximum, help=help)
-
-
-def float_param(name: str, default: float, help: str, maximum: float = 1.0) -> ParamSpec:
-    """A non-negative real parameter, at most ``maximum`` (probabilities by default)."""
-    return ParamSpec(name, "float", default, minimum=0.0, maximum=maximum, help=help)
-
-
 def residual_params(channels: ParamSpec) -> tuple[ParamSpec, ...]:
     """The parameters residual blocks share, after their channel parameter."""
     return (
@@ -93,12 +82,6 @@ def residual_params(channels: ParamSpec) -> tuple[ParamSpec, ...]:
         float_param("stochastic_depth_prob", 0.0,
                     "Probability of dropping the residual branch per sample in training"),
     )
-
-
-def kernel_text(kernel: Ints) -> str:
-    """A 2-d kernel for a node label: ``3`` → ``3×3``; ``(1, 7)`` → ``1×7``."""
-    sizes = expand(kernel, 2)
-    return times(sizes * 2 if len(sizes) == 1 else sizes)
 
 
 # -- steps ----------------------------------------------------------------------------------

@@ -11,14 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks._common import (
-    batch_dim,
-    fmt_num,
-    inplace_param,
-    probability_param,
-    single_input,
-    torch_nn,
-)
+from netbuilder.blocks.formatting import fmt_num
+from netbuilder.blocks.lazy_torch import torch_nn
+from netbuilder.blocks.params import inplace_param, probability_param
+from netbuilder.blocks.shape_checks import batch_dim, single_input
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import BlockSpec, Inference, Params, ParamSpec, Shape
 

@@ -12,15 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks._common import (
-    batch_dim,
-    dot,
-    fmt_int,
-    single_input,
-    times,
-    torch_nn,
-    whole_extent,
-)
+from netbuilder.blocks.formatting import dot, fmt_int, times
+from netbuilder.blocks.lazy_torch import torch_nn
+from netbuilder.blocks.shape_checks import batch_dim, single_input
+from netbuilder.blocks.windows import whole_extent
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import (
     GROUP,

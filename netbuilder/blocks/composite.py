@@ -28,7 +28,6 @@ values before activation; results are the same.
 
 from __future__ import annotations
 
-from netbuilder.blocks._common import fmt_ints, param_error
 from netbuilder.blocks._composite_util import (
     BRANCH,
     FAMILY,
@@ -36,13 +35,12 @@ from netbuilder.blocks._composite_util import (
     CompositeSpec,
     bn_relu_conv_steps,
     conv_bn_steps,
-    float_param,
-    int_param,
-    kernel_text,
     residual_join,
     residual_params,
     shortcut,
 )
+from netbuilder.blocks.formatting import fmt_ints, kernel_text
+from netbuilder.blocks.params import float_param, int_param, param_error
 from netbuilder.core.builder import Step, add, chain, group_of
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.registry import BlockRegistry

@@ -11,23 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks._common import (
-    SPATIAL_AXES,
-    Windows,
+from netbuilder.blocks.formatting import dot, fmt_int, fmt_ints, times
+from netbuilder.blocks.lazy_torch import torch_nn
+from netbuilder.blocks.params import (
     bias_param,
     check_lengths,
     dilation_param,
-    dot,
     expand,
-    fmt_int,
-    fmt_ints,
     kernel_param,
     param_error,
-    single_input,
     stride_param,
-    times,
-    torch_nn,
 )
+from netbuilder.blocks.shape_checks import single_input
+from netbuilder.blocks.windows import SPATIAL_AXES, Windows
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import BlockSpec, Inference, Params, ParamSpec, Shape, ShapeError
 

@@ -11,14 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks._common import (
-    batch_dim,
-    block_modules,
-    describe,
-    fmt_int,
-    single_input,
-    times,
-)
+from netbuilder.blocks.formatting import describe, fmt_int, times
+from netbuilder.blocks.lazy_torch import block_modules
+from netbuilder.blocks.shape_checks import batch_dim, single_input
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import (
     BlockSpec,

@@ -12,15 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks._common import (
-    describe,
-    dot,
-    eps_param,
-    fmt_int,
-    min_rank,
-    single_input,
-    torch_nn,
-)
+from netbuilder.blocks.formatting import describe, dot, fmt_int
+from netbuilder.blocks.lazy_torch import torch_nn
+from netbuilder.blocks.params import eps_param
+from netbuilder.blocks.shape_checks import min_rank, single_input
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import BlockSpec, Inference, Params, ParamSpec, Shape, ShapeError
 

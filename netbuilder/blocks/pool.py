@@ -1,6 +1,6 @@
 """Pooling blocks: max and average pooling in 1, 2 and 3 dimensions, adaptive and global.
 
-Pooling has no parameters and, by the MAC convention of :mod:`netbuilder.blocks._common`,
+Pooling has no parameters and, by the MAC convention of :mod:`netbuilder.blocks`,
 reports 0 MACs.
 """
 
@@ -10,20 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks._common import (
-    SPATIAL_AXES,
-    Windows,
+from netbuilder.blocks.formatting import fmt_ints, times
+from netbuilder.blocks.lazy_torch import torch_nn
+from netbuilder.blocks.params import (
     check_lengths,
     dilation_param,
     expand,
-    fmt_ints,
     kernel_param,
     param_error,
-    single_input,
     stride_param,
-    times,
-    torch_nn,
 )
+from netbuilder.blocks.shape_checks import single_input
+from netbuilder.blocks.windows import SPATIAL_AXES, Windows
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import BlockSpec, Inference, Params, ParamSpec, Shape, ShapeError
 
