@@ -554,34 +554,6 @@ def test_screenshot_is_not_blank_in_light_and_dark(window: MainWindow) -> None:
         window.view_theme_system()
 
 
-@pytest.mark.skipif(not os.environ.get("NETBUILDER_SCREENSHOTS"),
-                    reason="set NETBUILDER_SCREENSHOTS=FOLDER to write the README pictures")
-def test_write_readme_screenshots(make_window: Callable[..., MainWindow]) -> None:
-    """``NETBUILDER_SCREENSHOTS=docs/screenshots pytest -k readme`` refreshes the pictures."""
-    from netbuilder.ui import dialogs
-
-    folder = Path(os.environ["NETBUILDER_SCREENSHOTS"])
-    folder.mkdir(parents=True, exist_ok=True)
-    shots = [("main-lenet5", None, [], "c3", "light"),
-             ("main-lenet5-dark", None, [], "c3", "dark")]
-    resnet = [e for e in dialogs.template_entries() if e.name == "resnet50"]
-    if resnet:
-        shots.append(("main-resnet50", resnet[0], ["layer1", "0"], "conv2", "light"))
-    for name, template, groups, selected, theme in shots:
-        window = make_window(size=(1440, 900))
-        getattr(window, f"view_theme_{theme}")()
-        if template is not None:
-            window.open_template(template)
-        QApplication.processEvents()
-        window.show_start_view()
-        for group in groups:
-            window.view.open_group(window.view.current_graph.by_name(group).id)
-        window.view.select([window.view.current_graph.by_name(selected).id])
-        QApplication.processEvents()
-        assert window.grab().save(str(folder / f"{name}.png"))
-        window.view_theme_system()
-
-
 def test_the_window_shows_without_importing_torch(tmp_path: Path) -> None:
     code = (
         "import sys\n"

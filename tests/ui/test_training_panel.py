@@ -474,27 +474,3 @@ def test_canvas_flags_survive_a_rebuild_and_clear(qtbot: QtBot,
     assert view.graph_scene.node_item(c3).flag == "vanishing"
     view.set_node_flags({})
     assert view.graph_scene.node_item(c3).flag == ""
-
-
-@pytest.mark.skipif(not os.environ.get("NETBUILDER_SCREENSHOTS"),
-                    reason="set NETBUILDER_SCREENSHOTS=FOLDER to write the README pictures")
-def test_write_training_screenshot(qtbot: QtBot,
-                                   make_window: Callable[..., MainWindow]) -> None:
-    """``NETBUILDER_SCREENSHOTS=docs/screenshots pytest -k screenshot`` refreshes them."""
-    folder = Path(os.environ["NETBUILDER_SCREENSHOTS"])
-    folder.mkdir(parents=True, exist_ok=True)
-    window = make_window(settings={**FAST, "epochs": 12, "batch_size": 32}, size=(1600, 1000))
-    window.view_theme_light()
-    panel = click_train(qtbot, window)
-    click_node(qtbot, window, "c3")
-    qtbot.waitUntil(lambda: len(panel.curves.epochs) >= 8, timeout=60_000)
-    QApplication.processEvents()
-    assert window.grab().save(str(folder / "training.png"))
-    window.training.actions["pause"].trigger()
-    qtbot.waitUntil(lambda: panel.session.state == "paused", timeout=WAIT)
-    show_tab(qtbot, panel, "Feature maps")
-    qtbot.waitUntil(lambda: panel.features.capture is not None, timeout=WAIT)
-    qtbot.wait(300)
-    assert window.grab().save(str(folder / "training-features.png"))
-    window.view_theme_system()
-    window.training.shutdown()
