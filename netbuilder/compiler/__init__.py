@@ -11,7 +11,20 @@ Nothing here imports Qt. The main entry points:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazily imported names, as type checkers and import-linter see them
+    from netbuilder.compiler.build import compile_graph as compile_graph
+    from netbuilder.compiler.errors import CompileError as CompileError
+    from netbuilder.compiler.errors import InitError as InitError
+    from netbuilder.compiler.errors import SourceExportError as SourceExportError
+    from netbuilder.compiler.init import SCHEMES as SCHEMES
+    from netbuilder.compiler.init import InitScheme as InitScheme
+    from netbuilder.compiler.init import parse_init as parse_init
+    from netbuilder.compiler.module import GraphModule as GraphModule
+    from netbuilder.compiler.module import trainable_parameters as trainable_parameters
+    from netbuilder.compiler.source import export_source as export_source
+    from netbuilder.compiler.source import to_source as to_source
 
 #: Public name → module defining it. Imported on first use, so that importing
 #: ``netbuilder.compiler.import_cli`` (for ``netbuilder --help``) does not load torch.

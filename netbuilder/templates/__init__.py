@@ -17,8 +17,6 @@ Importing this package does not import torch.
 
 from __future__ import annotations
 
-import importlib
-
 from netbuilder.templates._api import (
     Shape,
     TemplateBuilder,
@@ -36,10 +34,14 @@ from netbuilder.templates._api import (
     unregister_template,
 )
 
+# The family modules register their templates on import, in the order they are listed.
+# isort: off
+from netbuilder.templates import lenet, alexnet, vgg, nin, googlenet, resnet, densenet
+# isort: on
+
 #: Modules registering templates on import, in the order the templates are listed.
-FAMILY_MODULES = ("lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "densenet")
-for _module in FAMILY_MODULES:
-    importlib.import_module(f"{__name__}.{_module}")
+FAMILY_MODULES = tuple(module.__name__.rpartition(".")[2] for module in (
+    lenet, alexnet, vgg, nin, googlenet, resnet, densenet))
 
 __all__ = [
     "FAMILY_MODULES",
