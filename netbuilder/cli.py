@@ -10,8 +10,11 @@ Exit status: 0 success, 1 the graph has errors, 2 unreadable file or wrong usage
 from __future__ import annotations
 
 import argparse
+import ast
+import builtins
 import json
 import keyword
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,9 +27,21 @@ from netbuilder.core.analysis import Analysis, Issue, NodeInfo, analyze, format_
 from netbuilder.core.document import Document
 from netbuilder.core.errors import NetBuilderError, ProjectFileError
 from netbuilder.core.graph import Graph, Node
+from netbuilder.core.messages import one_line
+from netbuilder.core.outputs import check_output_path, write_output
+from netbuilder.core.project_paths import (
+    anchor_graph,
+    external_paths,
+    file_problem,
+    require_confirmation,
+)
 from netbuilder.core.serialize import Project, load, save
 
 EXIT_OK, EXIT_GRAPH_ERRORS, EXIT_USAGE = 0, 1, 2
+#: Pixels per unit ``render --scale`` accepts.
+SCALE_RANGE = (0.1, 10.0)
+#: How ``--allow-outside-paths`` is explained where a project names a path outside its folder.
+OUTSIDE_HINT = "pass --allow-outside-paths to allow it"
 
 #: Resolvers tried, in order, for a source that is not an existing file (the templates
 #: module registers one that turns a template name into a project). Each returns None
@@ -51,15 +66,23 @@ class Subcommand:
     run: Callable[[argparse.Namespace], int]
 
 
+class UsageError(NetBuilderError):
+    """A command-line option with a value the command cannot use."""
+
+
 # -- sources --------------------------------------------------------------------------
 def load_source(arg: str) -> Project:
     """The project a command-line argument names: a ``.nbproj`` file (or a template).
 
     Raises:
-        ProjectFileError: when the file cannot be read, or nothing has that name.
+        ProjectFileError: when the file cannot be read (a folder, a pipe: without
+            reading it), or nothing has that name.
     """
     path = Path(arg)
-    if path.exists():
+    if path.exists() or path.is_symlink():
+        problem = file_problem(path)
+        if problem is not None:
+            raise ProjectFileError(problem)
         try:
             return load(path)
         except ProjectFileError as exc:
@@ -69,6 +92,26 @@ def load_source(arg: str) -> Project:
         if project is not None:
             return project
     raise ProjectFileError(f"{arg}: no such file or template (`netbuilder templates` lists them)")
+
+
+def source_folder(arg: str) -> Path | None:
+    """The folder of the project file ``arg`` names (``None`` for a template)."""
+    path = Path(arg)
+    return path.absolute().parent if path.is_file() else None
+
+
+def check_paths(project: Project, folder: Path | None, *, allow_outside: bool) -> None:
+    """Refuse a project whose graph reads files outside its folder unless allowed, then
+    make those paths absolute against its folder (they are read from there).
+
+    Raises:
+        UnconfirmedPathError: naming the first such path and ``--allow-outside-paths``.
+    """
+    uses = external_paths(project.graph, {}, folder) if folder is not None else []
+    require_confirmation(uses, outside_allowed=allow_outside, download_allowed=False,
+                         outside_hint=OUTSIDE_HINT, download_hint="")
+    if folder is not None:
+        anchor_graph(project.graph, folder)
 
 
 # -- summary ----------------------------------------------------------------------------
@@ -193,18 +236,25 @@ def _configure_render(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a .nbproj project file or a template")
     parser.add_argument("-o", "--output", required=True, type=Path,
                         help="the picture to write: .png or .svg")
-    parser.add_argument("--scale", type=float, default=2.0, help="pixels per unit (PNG)")
+    parser.add_argument("--scale", type=float, default=2.0,
+                        help=f"pixels per unit of a PNG, {SCALE_RANGE[0]:g} to "
+                             f"{SCALE_RANGE[1]:g} (default: 2)")
     parser.add_argument("--dark", action="store_true", help="use the dark theme")
 
 
 def _run_render(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() not in (".png", ".svg"):
         raise ProjectFileError(f"{args.output}: choose a .png or .svg file name")
+    low, high = SCALE_RANGE
+    if not (math.isfinite(args.scale) and low <= args.scale <= high):
+        raise UsageError(f"--scale {args.scale:g}: give {low:g} to {high:g} pixels per unit")
+    check_output_path(args.output)
     graph = load_source(args.file).graph
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no window is shown
     from netbuilder.ui.render import render_document
 
-    written = render_document(graph, args.output, scale=args.scale, dark=args.dark)
+    written = write_output(args.output, lambda path: render_document(
+        graph, path, scale=args.scale, dark=args.dark))
     print(written)
     return EXIT_OK
 
@@ -238,6 +288,9 @@ def _configure_export(parser: argparse.ArgumentParser) -> None:
                              "layer frozen")
     parser.add_argument("--class-name", metavar="NAME",
                         help="the network class's name in OUT.py (default: from the title)")
+    parser.add_argument("--allow-outside-paths", action="store_true",
+                        help="let OUT.py's export read weights files the project names "
+                             "outside its own folder")
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -246,11 +299,15 @@ def _run_export(args: argparse.Namespace) -> int:
         raise ProjectFileError(f"{args.output}: choose a .py or .nbproj file name")
     if args.class_name is not None and not _valid_class_name(args.class_name):
         raise ProjectFileError(f"--class-name {args.class_name!r} is not a Python class name")
+    for target in _export_targets(args):
+        check_output_path(target)
     project = load_source(args.file)
     analysis = analyze(project.graph)
     if not analysis.ok:
         _print_errors(project.graph, analysis)
         return EXIT_GRAPH_ERRORS
+    check_paths(project, source_folder(args.file),
+                allow_outside=args.allow_outside_paths or suffix != ".py")
     document = Document(project.graph, training=project.training, meta=project.meta)
     if args.weights:
         _apply_weights(document, args.weights)
@@ -259,15 +316,57 @@ def _run_export(args: argparse.Namespace) -> int:
     if suffix == ".py":
         written = _write_python(document, args)
     else:
-        save(Project(document.graph, document.training, document.meta), args.output)
-        written = [args.output]
+        project = Project(document.graph, document.training, document.meta)
+        written = [write_output(args.output, lambda path: save(project, path))]
     for path in written:
         print(path)
     return EXIT_OK
 
 
+def _export_targets(args: argparse.Namespace) -> list[Path]:
+    """The files ``export`` writes: OUT, and OUT.pt beside OUT.py with ``--weights``."""
+    if args.weights and args.output.suffix.lower() == ".py":
+        return [args.output, args.output.with_suffix(".pt")]
+    return [args.output]
+
+
 def _valid_class_name(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _class_name(graph: Graph, wanted: str | None, default: str) -> str:
+    """``--class-name``, once it is known not to hide a name the exported file uses.
+
+    Raises:
+        UsageError: when it is a Python built-in, or a name the file imports or defines
+            (``nn``, ``torch``, a copied helper class).
+    """
+    if wanted is None or wanted == default:
+        return default
+    from netbuilder.compiler.source import to_source
+
+    if hasattr(builtins, wanted):
+        raise UsageError(f"--class-name {wanted!r} would hide Python's built-in {wanted}, "
+                         f"which the exported file may use: choose another name")
+    if wanted in _module_names(to_source(graph, default)):
+        raise UsageError(f"--class-name {wanted!r} is a name the exported file already "
+                         f"imports or defines: choose another name")
+    return wanted
+
+
+def _module_names(source: str) -> set[str]:
+    """Names bound at the top level of Python ``source`` (imports, classes, functions)."""
+    names: set[str] = set()
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in statement.names)
+        elif isinstance(statement, ast.ImportFrom):
+            names.update(a.asname or a.name for a in statement.names)
+        elif isinstance(statement, (ast.ClassDef, ast.FunctionDef)):
+            names.add(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+    return names
 
 
 def _print_errors(graph: Graph, analysis: Analysis) -> None:
@@ -280,12 +379,16 @@ def _print_errors(graph: Graph, analysis: Analysis) -> None:
 
 def _template_of(document: Document) -> str:
     """The template the document was made from (``--weights`` needs one)."""
+    from netbuilder.templates import get_template_info
     from netbuilder.templates.weights import WeightsError
 
     name = document.meta.get("template")
     if not isinstance(name, str) or not name:
         raise WeightsError("--weights needs a template (or a project made from one, which "
                            "records it); use `netbuilder import` for other models")
+    if get_template_info(name).torchvision is None:
+        raise WeightsError(f"--weights needs a template with torchvision weights; {name} "
+                           f"has none, so no weights file can be matched to its layers")
     return name
 
 
@@ -322,12 +425,13 @@ def _apply_transfer(document: Document, classes: int) -> None:
 
 def _write_python(document: Document, args: argparse.Namespace) -> list[Path]:
     """OUT.py, and OUT.pt when the layers have weights from a file."""
-    from netbuilder.compiler.source import class_name_for, export_source, quiet_meta_checkpoints
+    from netbuilder.compiler.source import class_name_for, quiet_meta_checkpoints, to_source
 
     title = str(document.meta.get("title") or Path(args.file).stem.split(":")[0])
-    name = args.class_name or class_name_for(title)
     with quiet_meta_checkpoints():
-        written = [export_source(document.graph, args.output, name)]
+        name = _class_name(document.graph, args.class_name, class_name_for(title))
+        text = to_source(document.graph, name)
+    written = [write_output(args.output, lambda path: path.write_text(text, encoding="utf-8"))]
     if args.weights:
         written.append(_write_state(document.graph, args.output.with_suffix(".pt")))
     frozen = [node.name for _level, node in document.graph.walk() if node.frozen]
@@ -343,8 +447,8 @@ def _write_state(graph: Graph, path: Path) -> Path:
 
     from netbuilder.compiler import compile_graph
 
-    torch.save(compile_graph(graph).state_dict(), path)
-    return path
+    state = compile_graph(graph).state_dict()
+    return write_output(path, lambda temp: torch.save(state, temp))
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -409,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NetBuilderError as exc:
-        print(f"netbuilder: error: {exc}", file=sys.stderr)
+        print(f"netbuilder: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `netbuilder summary big.nbproj | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

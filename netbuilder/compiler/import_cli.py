@@ -26,8 +26,11 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+from pathlib import Path
 from typing import Any
 
+from netbuilder.core.messages import one_line, printable
+from netbuilder.core.outputs import check_output_path, is_torch_write_error, reason
 from netbuilder.core.shapes import parse_shape
 
 EXIT_OK, EXIT_UNMAPPED, EXIT_USAGE = 0, 1, 2
@@ -83,16 +86,23 @@ def run_import(args: argparse.Namespace) -> int:
     kwargs = dict(args.arg)
     if args.num_classes is not None:
         kwargs["num_classes"] = args.num_classes
+    for target in (args.output, args.weights_out or Path(args.output).with_suffix(".pt")):
+        check_output_path(target)  # before the model is built: OutputError, one line
     try:
         result = import_factory(args.factory, args.input_shape,
                                 composites=not args.plain_groups, **kwargs)
     except ModelImportError as error:
-        print(f"netbuilder: error: {error}", file=sys.stderr)
+        text = one_line(str(error)) if isinstance(error, FactoryError) else \
+            printable(str(error), keep_newlines=True)  # exit 1: every unmapped part a line
+        print(f"netbuilder: error: {text}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, FactoryError) else EXIT_UNMAPPED
     try:
         project, weights = result.save(args.output, args.weights_out)
-    except OSError as error:
-        print(f"netbuilder: error: cannot write: {error}", file=sys.stderr)
+    except Exception as error:
+        if not (isinstance(error, OSError) or is_torch_write_error(error)):
+            raise
+        print(f"netbuilder: error: cannot write {one_line(str(args.output))}: "
+              f"{one_line(reason(error))}", file=sys.stderr)
         return EXIT_USAGE
     count = sum(1 for _ in result.graph.walk())
     print(f"wrote {project} ({count} nodes) and {weights} ({len(result.weights)} tensors)")
