@@ -14,6 +14,7 @@ from typing import Any
 
 from netbuilder.core.errors import GraphError, GroupError
 from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.names import NameIndex
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT
 
 
@@ -531,9 +532,10 @@ def ungroup(graph: Graph, group_id: str) -> Macro:
     macro = Macro(f"Ungroup {group.name}")
     inner = [n for n in body.nodes.values() if n.type not in (GROUP_INPUT, GROUP_OUTPUT)]
     taken = {n.name for n in graph.nodes.values() if n.id != group_id}
+    fresh = NameIndex(taken | {n.name for n in inner})
     for node in inner:
         if node.name in taken:
-            new = graph.unique_name(node.name + "_", taken | {n.name for n in inner})
+            new = fresh.take(node.name + "_")
             macro.children.append(Rename(body, node.id, new, check=False))
             taken.add(new)
         else:
@@ -624,16 +626,16 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
     if graph.owner is None:
         nodes, edges = _without_ports(nodes, edges)
     macro = Macro(f"Paste {len(nodes)} node{'s' if len(nodes) != 1 else ''}")
-    taken = {n.name for n in graph.nodes.values()}
+    taken = NameIndex(n.name for n in graph.nodes.values())
     renames: dict[str, str] = {}
     for node in nodes:
         old_id = node.id
         node.id = graph.root.new_id()
         renames[old_id] = node.id
         if node.name in taken:
-            stem = node.name.rstrip("0123456789") or node.type
-            node.name = graph.unique_name(stem, taken)
-        taken.add(node.name)
+            node.name = taken.take(node.name.rstrip("0123456789") or node.type)
+        else:
+            taken.add(node.name)
         node.pos = (node.pos[0] + offset[0], node.pos[1] + offset[1])
         if node.body is not None:
             _fresh_ids(node.body, graph.root)

@@ -33,6 +33,7 @@ from netbuilder.core.errors import (
     UnknownPortError,
 )
 from netbuilder.core.events import Event, EventHub
+from netbuilder.core.names import NameIndex
 from netbuilder.core.registry import BlockRegistry, default_registry
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, BlockSpec, PortSpec
 
@@ -130,6 +131,7 @@ class Graph:
         self._structure_version = 0
         self._adjacency: tuple[int, dict[str, list[Edge]], dict[str, list[Edge]]] | None = None
         self._order: tuple[int, list[str]] | None = None
+        self._names: NameIndex | None = None
 
     # -- navigation ---------------------------------------------------------------
     @property
@@ -278,7 +280,7 @@ class Graph:
     # -- validation -------------------------------------------------------------------
     def check_name(self, name: str, node_id: str | None = None) -> None:
         """Raise unless ``name`` is a legal, unused module name in this graph."""
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidNameError(
                 f"name {name!r} may only contain letters, digits and underscores",
                 (node_id,) if node_id else ())
@@ -286,19 +288,38 @@ class Graph:
             raise InvalidNameError(
                 f"name {name!r} is reserved by torch.nn.Module; choose another",
                 (node_id,) if node_id else ())
+        if name not in self._name_index():
+            return
         for other in self.nodes.values():
             if other.name == name and other.id != node_id:
                 raise DuplicateNameError(
                     f"name {name!r} is already used by another node", (other.id,))
 
     def unique_name(self, prefix: str, taken: Iterable[str] = ()) -> str:
-        """``prefix`` followed by the smallest number making it unused here."""
-        used = {n.name for n in self.nodes.values()} | set(taken)
-        prefix = re.sub(r"[^A-Za-z0-9_]", "_", prefix) or "node"
-        k = 1
-        while f"{prefix}{k}" in used:
-            k += 1
-        return f"{prefix}{k}"
+        """``prefix`` followed by the smallest number making it unused here and in ``taken``.
+
+        Amortised O(1) (plus the names of ``taken`` it steps over): the level's names are
+        kept in a :class:`~netbuilder.core.names.NameIndex` between calls.
+        """
+        return self._name_index().free(prefix, taken)
+
+    def _name_index(self) -> NameIndex:
+        """The names of this level, rebuilt when ``nodes`` was changed behind its back."""
+        names = self._names
+        if names is None or names.size != len(self.nodes):
+            names = self._names = NameIndex(n.name for n in self.nodes.values())
+        return names
+
+    def _names_changed(self, old: str | None, new: str | None) -> None:
+        """Keep the name index in step after ``nodes`` lost ``old`` and/or gained ``new``."""
+        names = self._names
+        if names is None or names.size != len(self.nodes) - (new is not None) + (old is not None):
+            self._names = None
+            return
+        if old is not None:
+            names.remove(old)
+        if new is not None:
+            names.add(new)
 
     def check_edge(self, edge: Edge, *, ignore: Edge | None = None) -> None:
         """Raise the typed error that adding ``edge`` would cause, if any.
@@ -470,6 +491,7 @@ class Graph:
             items = list(self.nodes.items())
             items.insert(index, (node.id, node))
             self.nodes = dict(items)
+        self._names_changed(None, node.name)
         self._touch()
         self._emit("node_added", node.id)
 
@@ -499,6 +521,7 @@ class Graph:
         """Remove a node that has no edges; return its former position."""
         index = list(self.nodes).index(node_id)
         node = self.nodes.pop(node_id)
+        self._names_changed(node.name, None)
         root = self.root
         root._index.pop(node_id, None)
         if node.body is not None:
@@ -535,7 +558,9 @@ class Graph:
         self._emit("node_moved", node_id)
 
     def _set_name(self, node_id: str, name: str) -> None:
-        self.nodes[node_id].name = name
+        node = self.nodes[node_id]
+        old, node.name = node.name, name
+        self._names_changed(old, name)
         self._emit("node_renamed", node_id)
 
     def _set_attr(self, node_id: str, attr: str, value: Any) -> None:

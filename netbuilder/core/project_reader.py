@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from netbuilder.core.errors import GraphError, ProjectFileError
 from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.names import NameIndex
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, BlockSpec, PortSpec
 
@@ -300,14 +301,9 @@ class Reader:
                 if name in given:
                     fail(where, f'"{name}" is already the name of {given[name]}')
                 given[name] = head.path
-        taken = set(given)
-        names = []
-        for head in heads:
-            name = head.data.get("name") or level.unique_name(
-                head.spec.default_name or head.spec.key, taken)
-            taken.add(name)
-            names.append(name)
-        return names
+        taken = NameIndex(given)
+        return [head.data.get("name") or taken.take(head.spec.default_name or head.spec.key)
+                for head in heads]
 
     def _node(self, head: _Head, name: str, depth: int) -> Node:
         data, path, spec = head.data, head.path, head.spec

@@ -227,10 +227,7 @@ def dumps(project: Project) -> str:
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
     """One graph level (and, inside it, every group body) as plain JSON data."""
-    return {
-        "nodes": [_node_to_dict(graph, node) for node in graph.nodes.values()],
-        "edges": _edges_to_dicts(graph, graph.edges),
-    }
+    return _Writer().level(graph)[0]
 
 
 def fragment_to_dict(graph: Graph, node_ids: Iterable[str]) -> dict[str, Any]:
@@ -249,10 +246,12 @@ def fragment_to_dict(graph: Graph, node_ids: Iterable[str]) -> dict[str, Any]:
         raise GraphError("copy nodes of one graph level at a time", tuple(wanted))
     level = next(iter(levels.values()), graph)
     edges = [e for e in level.edges if e.source in wanted and e.target in wanted]
+    writer = _Writer()
     return {
         "format": FRAGMENT_FORMAT,
         "format_version": FORMAT_VERSION,
-        "nodes": [_node_to_dict(level, n) for n in level.nodes.values() if n.id in wanted],
+        "nodes": [writer.node(level, n, k)[0] for k, n in enumerate(level.nodes.values())
+                  if n.id in wanted],
         "edges": _edges_to_dicts(level, edges),
     }
 
@@ -262,7 +261,58 @@ def fragment_to_text(graph: Graph, node_ids: Iterable[str]) -> str:
     return _render(fragment_to_dict(graph, node_ids), 0, True) + "\n"
 
 
-def _node_to_dict(graph: Graph, node: Node) -> dict[str, Any]:
+#: A level's structure with node ids replaced by positions, to compare bodies by.
+_Structure = tuple[list[dict[str, Any]], list[tuple[Any, ...]]]
+
+
+class _Writer:
+    """Writes graph levels as JSON data, each level once, so saving is linear in size.
+
+    A composite's body is left out where the reader would rebuild it as it is: its
+    structure (ids replaced by positions) equals that of the body its parameters generate.
+    Structures are built bottom-up with the data, and a generated body's structure once
+    per block type and parameters.
+    """
+
+    def __init__(self) -> None:
+        self._generated: dict[tuple[str, str], _Structure] = {}
+
+    def level(self, graph: Graph) -> tuple[dict[str, Any], _Structure]:
+        """A level's JSON data and its structure."""
+        position = {nid: k for k, nid in enumerate(graph.nodes)}
+        pairs = [self.node(graph, node, position[node.id]) for node in graph.nodes.values()]
+        edges = _edges_to_dicts(graph, graph.edges)
+        structure = ([shape for _, shape in pairs],
+                     [(position[e["source"]], position[e["target"]], e.get("source_port"),
+                       e.get("target_port")) for e in edges])
+        return {"nodes": [data for data, _ in pairs], "edges": edges}, structure
+
+    def node(self, graph: Graph, node: Node, index: int) -> tuple[dict[str, Any], Any]:
+        """A node's JSON data and its structure (``index``: its position in its level)."""
+        out = _node_fields(graph, node)
+        shape = {**out, "id": index}
+        if node.body is not None:
+            body, body_shape = self.level(node.body)
+            if not self._is_default(graph, node, body_shape):
+                out["body"], shape["body"] = body, body_shape
+        return out, shape
+
+    def _is_default(self, graph: Graph, node: Node, structure: _Structure) -> bool:
+        """Whether the reader would rebuild ``node.body`` (of ``structure``) as it is."""
+        assert node.body is not None
+        if node.type == GROUP:
+            return not node.body.nodes
+        spec = graph.spec(node)
+        if not spec.is_composite:
+            return False
+        key = (node.type, repr(sorted(node.resolved.items())))
+        if key not in self._generated:
+            self._generated[key] = self.level(spec.body(node.resolved))[1]
+        return structure == self._generated[key]
+
+
+def _node_fields(graph: Graph, node: Node) -> dict[str, Any]:
+    """A node's JSON data, its body left out."""
     spec = graph.spec(node)
     out: dict[str, Any] = {"id": node.id, "type": node.type, "name": node.name}
     if node.params:
@@ -277,8 +327,6 @@ def _node_to_dict(graph: Graph, node: Node) -> dict[str, Any]:
         out["init"] = node.init
     if not node.collapsed:
         out["collapsed"] = False
-    if node.body is not None and not _body_is_default(graph, node):
-        out["body"] = graph_to_dict(node.body)
     return out
 
 
@@ -286,28 +334,6 @@ def _number(value: float) -> int | float:
     """Whole coordinates are written without ``.0`` (read back as the same float)."""
     value = float(value)
     return int(value) if value.is_integer() and abs(value) < 1e15 else value
-
-
-def _body_is_default(graph: Graph, node: Node) -> bool:
-    """Whether the reader would rebuild ``node.body`` as it is from the rest of the node."""
-    assert node.body is not None
-    spec = graph.spec(node)
-    if node.type == GROUP:
-        return not node.body.nodes
-    if not spec.is_composite:
-        return False
-    generated = spec.body(node.resolved)
-    return _without_ids(graph_to_dict(node.body)) == _without_ids(graph_to_dict(generated))
-
-
-def _without_ids(level: dict[str, Any]) -> dict[str, Any]:
-    """A level with node ids replaced by positions, to compare structure alone."""
-    index = {n["id"]: k for k, n in enumerate(level["nodes"])}
-    nodes = [{**n, "id": index[n["id"]], **({"body": _without_ids(n["body"])}
-                                            if "body" in n else {})} for n in level["nodes"]]
-    edges = [{**e, "source": index[e["source"]], "target": index[e["target"]]}
-             for e in level["edges"]]
-    return {"nodes": nodes, "edges": edges}
 
 
 def _edges_to_dicts(graph: Graph, edges: Iterable[Edge]) -> list[dict[str, Any]]:
