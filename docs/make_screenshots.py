@@ -92,7 +92,7 @@ def open_window(folder: Path, size: tuple[int, int], theme: str) -> MainWindow:
     window.training.checkpoint_root = folder / "runs"
     window.resize(*size)
     window.show()
-    getattr(window, f"view_theme_{theme}")()
+    window.set_theme(theme)
     wait_until(window.isVisible, "the window to show")
     settle()
     return window
@@ -124,9 +124,9 @@ def editor_picture(shot: EditorShot, folder: Path, out: Path) -> Path:
     window = open_window(folder, (1440, 900), shot.theme)
     if shot.template is not None:
         entry = next(e for e in dialogs.template_entries() if e.name == shot.template)
-        window.open_template(entry)
+        window.files.open_template(entry)
         settle()
-    window.show_start_view()
+    window.editor.show_start_view()
     for group in shot.groups:
         window.view.open_group(window.view.current_graph.by_name(group).id)
     select(window, shot.selected)

@@ -1,9 +1,10 @@
-"""Editing commands built from gestures: add a block, splice it into a wire, delete.
+"""Editing commands built from gestures: add a block, splice it into a wire, delete, group.
 
-The canvas (and any other front end) calls these; they know nothing of Qt.
+The canvas and the editor (and any other front end) call these; they know nothing of Qt.
 
 Every function returns one command for ``document.push``: adding a block (spliced into a
-wire when dropped on one), adding a block below another, deleting a selection. Compound
+wire when dropped on one), adding a block below another, deleting a selection, grouping
+and ungrouping (with the ids the caller selects afterwards). Compound
 edits are validated against the model as it will be when their earlier steps have run:
 the steps are applied inside one event batch and reverted before the command is
 returned, so the views see no change and the history records one step.
@@ -109,6 +110,36 @@ def delete_command(graph: Graph, node_ids: Sequence[str],
         return children[0]
     count = len(ids) + len(children) - (1 if node_ids else 0)
     return commands.Macro(f"Delete {count} items", children)
+
+
+def group_command(graph: Graph, node_ids: Sequence[str]) -> tuple[commands.Macro, str]:
+    """Group nodes of ``graph`` as one step.
+
+    Returns:
+        The command and the id of the group it makes.
+
+    Raises:
+        GraphError: when the nodes cannot be grouped (none, group ports, not convex).
+    """
+    macro = commands.group_nodes(graph, node_ids)
+    group = next(c.node for c in macro.children if isinstance(c, commands.InsertNode))
+    return macro, group.id
+
+
+def ungroup_command(graph: Graph, group_id: str) -> tuple[commands.Macro, list[str]]:
+    """Dissolve group ``group_id`` of ``graph`` as one step.
+
+    Returns:
+        The command and the ids of the nodes it frees (the body's nodes but its ports).
+
+    Raises:
+        GraphError: when the node is not a group.
+    """
+    macro = commands.ungroup(graph, group_id)
+    body = graph.node(group_id).body
+    freed = [n.id for n in body.nodes.values()
+             if n.type not in (GROUP_INPUT, GROUP_OUTPUT)] if body is not None else []
+    return macro, freed
 
 
 def addable_specs(graph: Graph) -> list[BlockSpec]:

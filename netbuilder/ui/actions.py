@@ -1,266 +1,256 @@
-"""Every menu and toolbar action of the main window, declared as data.
+"""Actions as data: one row per action; QActions, menus and toolbars are made from rows.
 
-Each row of :data:`ACTIONS` names the action (its object name is ``action`` + the name in
-CamelCase), its text, shortcuts, status tip and icon, and the window method it calls.
-:func:`create_actions` turns the rows into ``QAction`` objects; :func:`build_menus` and
-:func:`build_toolbar` lay them out. Actions whose keys would steal typing from text
-fields (Delete, F) are scoped to the canvas.
+In napari's style, an :class:`ActionSpec` row holds everything about one action: its
+text, the callable it runs, its shortcuts, the predicates that enable, check or show it,
+and the places (:class:`Place`) where it appears — menus, toolbars, context menus. The
+rows themselves are in :mod:`netbuilder.ui.action_table`, one section per object that
+runs them (the editor, the file and model controllers, the window, the training
+launcher). An :class:`ActionSet` turns the rows of one section into ``QAction`` objects
+bound to that object; :func:`fill` lays out a menu or toolbar from the places of every
+set, so a key is bound once, a menu entry is listed once, and an enabled state lives in
+its row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Generic, TypeVar
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMenuBar, QToolBar
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import QMainWindow, QMenu, QMenuBar, QToolBar, QWidget
 
 from netbuilder.ui.icons import action_icon
 
+T = TypeVar("T")
+
+#: Scopes of an action's shortcuts: the whole window, or only while the canvas (the
+#: editor widget or a child of it) has the focus — for keys that would steal typing from
+#: text fields (Delete, F).
 WINDOW, CANVAS = "window", "canvas"
+
+# Places: menus of the menu bar, submenus, toolbars and context menus.
+FILE, EDIT, VIEW, TRAIN, HELP = "file", "edit", "view", "train", "help"
+THEME = "theme"
+TOOLBAR = "toolbar"
+#: Context menu of the canvas with nodes selected, and with none.
+NODE_MENU, CANVAS_MENU = "node_menu", "canvas_menu"
+#: The run controls above the training panels, and the fault banner's buttons.
+RUN_BAR, FAULT_BANNER = "run_bar", "fault_banner"
+#: The menu bar: place and title of each menu, left to right.
+MENU_BAR: tuple[tuple[str, str], ...] = (
+    (FILE, "&File"), (EDIT, "&Edit"), (VIEW, "&View"), (TRAIN, "T&rain"), (HELP, "&Help"))
 
 
 @dataclass(frozen=True)
-class ActionSpec:
-    """One action.
+class Place:
+    """Where an action (or a submenu) appears.
 
     Attributes:
-        name: Key in the window's action table (``undo``); object name ``actionUndo``.
+        menu: The menu, toolbar or context menu (``"edit"``, ``"toolbar"``...).
+        group: Separators fall between groups; groups are laid out in rising order.
+        order: Position within the group.
+    """
+
+    menu: str
+    group: int = 0
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class ActionSpec(Generic[T]):
+    """One action: what it says, what it runs, which keys run it, where it appears.
+
+    Attributes:
+        name: Key in the action tables (``undo``); the QAction is named ``actionUndo``.
         text: Menu text, with ``&`` mnemonic.
-        tip: Status tip and tooltip.
-        slot: Name of the window method ``triggered`` calls (none: connected elsewhere).
+        tip: Status tip (and the tooltip after the name and first shortcut).
+        callback: What the action runs, given the object the action set is bound to.
         shortcuts: Key sequences, the first one shown in the menu.
-        icon: Glyph name in :mod:`netbuilder.ui.icons` (none: no icon).
-        checkable: Whether it is a toggle.
-        scope: ``"window"``, or ``"canvas"`` for keys that only act while the canvas has
-            the focus.
-        enabled_when: Name of a window method telling whether the action applies (checked
-            when the action is made and whenever its menu opens); none: always enabled.
+        canvas_keys: More keys, acting only while the canvas has the focus (not shown).
+        icon: Makes the icon (called again after a theme change); none: no icon.
+        scope: :data:`WINDOW`, or :data:`CANVAS` for shortcuts that only act while the
+            canvas has the focus.
+        enabled: Whether the action applies now (none: always).
+        checked: Whether a toggle is on now; the action is checkable when given.
+        visible: Whether the action is shown now (none: always).
+        label: The menu text now, when it changes (``&Undo Add conv1``).
+        places: Menus, toolbars and context menus the action appears in.
     """
 
     name: str
     text: str
     tip: str
-    slot: str = ""
+    callback: Callable[[T], object]
     shortcuts: tuple[str, ...] = ()
-    icon: str = ""
-    checkable: bool = False
+    canvas_keys: tuple[str, ...] = ()
+    icon: Callable[[], QIcon] | None = None
     scope: str = WINDOW
-    enabled_when: str = ""
+    enabled: Callable[[T], bool] | None = None
+    checked: Callable[[T], bool] | None = None
+    visible: Callable[[T], bool] | None = None
+    label: Callable[[T], str] | None = None
+    places: tuple[Place, ...] = ()
+
+    @property
+    def object_name(self) -> str:
+        """``save_as`` → ``actionSaveAs``."""
+        return "action" + "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key sequence that runs the action (shortcuts and canvas keys)."""
+        return self.shortcuts + self.canvas_keys
 
 
-ACTIONS: tuple[ActionSpec, ...] = (
-    # File
-    ActionSpec("new", "&New", "Start a new, empty network", "file_new", ("Ctrl+N",), "new"),
-    ActionSpec("new_window", "New &Window", "Open another editor window", "file_new_window",
-               ("Ctrl+Shift+N",)),
-    ActionSpec("open", "&Open…", "Open a NetBuilder project file", "file_open", ("Ctrl+O",),
-               "open"),
-    ActionSpec("open_template", "Open &Template…",
-               "Start from a classic architecture (LeNet, AlexNet, VGG, ResNet…)",
-               "file_open_template", ("Ctrl+Shift+T",), "templates"),
-    ActionSpec("save", "&Save", "Save the project", "file_save", ("Ctrl+S",), "save"),
-    ActionSpec("save_as", "Save &As…", "Save the project under a new name", "file_save_as",
-               ("Ctrl+Shift+S",)),
-    ActionSpec("export_png", "Export Diagram as &PNG…",
-               "Save a picture of the network as a PNG image", "file_export_png",
-               ("Ctrl+E",), "export"),
-    ActionSpec("export_svg", "Export Diagram as S&VG…",
-               "Save the network as a scalable SVG drawing", "file_export_svg"),
-    ActionSpec("import_model", "&Import PyTorch Model…",
-               "Trace a PyTorch model (torchvision or your own) into an editable network "
-               "with its weights", "file_import_model", ("Ctrl+Shift+I",)),
-    ActionSpec("init_pretrained", "Initialise From &Pretrained Weights…",
-               "Load torchvision's weights (cached, or a file you choose) into this template",
-               "file_init_pretrained", enabled_when="can_init_pretrained"),
-    ActionSpec("transfer_learning", "Transfer &Learning…",
-               "Freeze every layer but a fresh classifier head for a new number of classes",
-               "file_transfer_learning"),
-    ActionSpec("export_source", "Export P&ython Source…",
-               "Save the network as a standalone PyTorch file (one nn.Module class)",
-               "file_export_source"),
-    ActionSpec("clear_recent", "&Clear Recent Files", "Forget the list of recent files",
-               "clear_recent_files"),
-    ActionSpec("close", "&Close Window", "Close this window", "close", ("Ctrl+W",)),
-    ActionSpec("quit", "&Quit", "Close every window and quit NetBuilder", "quit_app",
-               ("Ctrl+Q",)),
-    # Edit
-    ActionSpec("undo", "&Undo", "Undo the last edit", "edit_undo", ("Ctrl+Z",), "undo"),
-    ActionSpec("redo", "&Redo", "Redo the edit just undone", "edit_redo",
-               ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
-    ActionSpec("cut", "Cu&t", "Move the selected nodes to the clipboard", "edit_cut",
-               ("Ctrl+X",), "cut"),
-    ActionSpec("copy", "&Copy", "Copy the selected nodes to the clipboard", "edit_copy",
-               ("Ctrl+C",), "copy"),
-    ActionSpec("paste", "&Paste", "Paste nodes from the clipboard (also from another window)",
-               "edit_paste", ("Ctrl+V",), "paste"),
-    ActionSpec("duplicate", "D&uplicate", "Duplicate the selected nodes", "edit_duplicate",
-               ("Ctrl+D",)),
-    ActionSpec("delete", "&Delete", "Delete the selected nodes and their wires",
-               "edit_delete", ("Delete", "Backspace"), "delete", scope=CANVAS),
-    ActionSpec("select_all", "Select &All", "Select every node of the graph shown",
-               "edit_select_all", ("Ctrl+A",)),
-    ActionSpec("group", "&Group", "Put the selected nodes into a group", "edit_group",
-               ("Ctrl+G",), "group"),
-    ActionSpec("ungroup", "U&ngroup", "Dissolve the selected groups into their nodes",
-               "edit_ungroup", ("Ctrl+Shift+G",), "ungroup"),
-    ActionSpec("open_group", "&Open Group", "Show the selected group's body in the canvas",
-               "edit_open_group", ("Ctrl+Return",)),
-    ActionSpec("close_group", "&Leave Group", "Go back to the graph around this group",
-               "edit_close_group", ("Ctrl+Backspace",)),
-    ActionSpec("rename", "&Rename…", "Rename the selected node", "edit_rename", ("F2",),
-               "rename"),
-    ActionSpec("freeze", "&Freeze", "Keep the selected nodes' weights fixed during training",
-               "edit_freeze", (), "freeze", checkable=True),
-    ActionSpec("save_user_block", "Save Selection as &User Block…",
-               "Add the selected nodes to the palette as a reusable block",
-               "edit_save_user_block"),
-    # View
-    ActionSpec("fit", "Zoom to &Fit", "Show the whole graph", "view_fit", ("F",), "fit",
-               scope=CANVAS),
-    ActionSpec("zoom_in", "Zoom &In", "Zoom in", "view_zoom_in", ("Ctrl++", "Ctrl+="),
-               "zoom_in"),
-    ActionSpec("zoom_out", "Zoom &Out", "Zoom out", "view_zoom_out", ("Ctrl+-",),
-               "zoom_out"),
-    ActionSpec("auto_layout", "&Auto Layout", "Arrange the nodes in tidy layers",
-               "view_auto_layout", ("Ctrl+L",), "layout"),
-    ActionSpec("quick_add", "&Quick Add Block…",
-               "Search for a block and add it at the cursor (Tab on the canvas)",
-               "view_quick_add", ("Ctrl+K",)),
-    ActionSpec("minimap", "&Minimap", "Show an overview of the whole graph in a corner",
-               "view_toggle_minimap", ("Ctrl+M",), "minimap", checkable=True),
-    ActionSpec("theme_system", "Follow &System", "Use the system's light or dark colours",
-               "view_theme_system", checkable=True),
-    ActionSpec("theme_light", "&Light", "Use light colours", "view_theme_light",
-               checkable=True),
-    ActionSpec("theme_dark", "&Dark", "Use dark colours", "view_theme_dark", checkable=True),
-    # Help
-    ActionSpec("about", "&About NetBuilder", "Version and licence of NetBuilder",
-               "help_about"),
-)
-
-MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("&File", ("new", "new_window", "open", "open_template", "import_model", "@recent", "-",
-               "save", "save_as", "-", "init_pretrained", "transfer_learning", "-",
-               "export_png", "export_svg", "export_source", "-", "close", "quit")),
-    ("&Edit", ("undo", "redo", "-", "cut", "copy", "paste", "duplicate", "delete", "-",
-               "select_all", "-", "group", "ungroup", "open_group", "close_group", "-",
-               "rename", "freeze", "save_user_block")),
-    ("&View", ("fit", "zoom_in", "zoom_out", "-", "auto_layout", "quick_add", "-", "@docks",
-               "minimap", "-", "@theme")),
-    ("&Help", ("about",)),
-)
-
-TOOLBAR = ("new", "open", "open_template", "save", "-", "undo", "redo", "-", "group",
-           "ungroup", "-", "fit", "zoom_in", "zoom_out", "auto_layout")
+#: An action or submenu and one place where it appears.
+Entry = tuple[Place, QAction | QMenu]
 
 
-def object_name(name: str) -> str:
-    """``save_as`` → ``actionSaveAs``."""
-    return "action" + "".join(part.capitalize() for part in name.split("_"))
+def glyph(name: str) -> Callable[[], QIcon]:
+    """An icon maker for the monochrome glyph ``name`` of :mod:`netbuilder.ui.icons`."""
+    return partial(action_icon, name)
 
 
-def make_action(spec: ActionSpec, parent: QObject) -> QAction:
+def make_action(spec: ActionSpec[T], parent: QObject) -> QAction:
     """A ``QAction`` for ``spec`` (not yet connected)."""
     action = QAction(spec.text, parent)
-    action.setObjectName(object_name(spec.name))
+    action.setObjectName(spec.object_name)
     action.setShortcuts([QKeySequence(s) for s in spec.shortcuts])
     keys = f" ({spec.shortcuts[0]})" if spec.shortcuts else ""
     action.setToolTip(f"{spec.text.replace('&', '').rstrip('…')}{keys}: {spec.tip}")
     action.setStatusTip(spec.tip)
-    action.setCheckable(spec.checkable)
-    if spec.icon:
-        action.setIcon(action_icon(spec.icon))
+    action.setCheckable(spec.checked is not None)
+    if spec.icon is not None:
+        action.setIcon(spec.icon())
     if spec.scope == CANVAS:
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
     return action
 
 
-def create_actions(window: QMainWindow) -> dict[str, QAction]:
-    """Every action of :data:`ACTIONS`, connected to the window's methods."""
-    table: dict[str, QAction] = {}
-    for spec in ACTIONS:
-        action = make_action(spec, window)
-        if spec.slot:
-            action.triggered.connect(_slot(window, spec))
-        table[spec.name] = action
-    refresh_enabled(window, table)
-    return table
+class ActionSet(Generic[T]):
+    """The QActions of some rows, bound to the object their callbacks act on.
+
+    Triggering an action runs its row's callback with the target, then re-reads every
+    row's predicates (:meth:`refresh`); the owner also calls :meth:`refresh` whenever
+    what the predicates read changes.
+    """
+
+    def __init__(self, specs: Sequence[ActionSpec[T]], target: T, parent: QObject) -> None:
+        self.specs = {spec.name: spec for spec in specs}
+        self.target = target
+        self.actions = {spec.name: make_action(spec, parent) for spec in specs}
+        self.shortcuts: list[QShortcut] = []
+        for spec in specs:
+            self.actions[spec.name].triggered.connect(partial(self._run, spec))
+        self.refresh()
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.actions[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.actions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.actions)
+
+    def _run(self, spec: ActionSpec[T], _checked: bool = False) -> None:
+        spec.callback(self.target)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Enable, check, show and label every action as its row's predicates say now."""
+        for name, spec in self.specs.items():
+            action = self.actions[name]
+            if spec.enabled is not None:
+                action.setEnabled(bool(spec.enabled(self.target)))
+            if spec.checked is not None:
+                action.setChecked(bool(spec.checked(self.target)))
+            if spec.visible is not None:
+                action.setVisible(bool(spec.visible(self.target)))
+            if spec.label is not None:
+                action.setText(spec.label(self.target))
+
+    def refresh_icons(self) -> None:
+        """Redraw the icons in the current palette's colours (after a theme change)."""
+        for name, spec in self.specs.items():
+            if spec.icon is not None:
+                self.actions[name].setIcon(spec.icon())
+
+    def bind_keys(self, widget: QWidget) -> None:
+        """Make the shortcuts work in ``widget``: canvas-scoped ones only while it (or a
+        child) has the focus; canvas keys as shortcuts of ``widget``."""
+        widget.addActions(list(self.actions.values()))
+        for name, spec in self.specs.items():
+            for key in spec.canvas_keys:
+                shortcut = QShortcut(QKeySequence(key), widget)
+                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                shortcut.activated.connect(self.actions[name].trigger)
+                self.shortcuts.append(shortcut)
+
+    def entries(self) -> list[Entry]:
+        """Every place of every action, with the action."""
+        return [(place, self.actions[name])
+                for name, spec in self.specs.items() for place in spec.places]
+
+    def placed(self, menu: str) -> list[QAction]:
+        """The actions that appear in ``menu``, in their order (separators left out)."""
+        return [action for _place, action in _sorted(self.entries(), menu)
+                if isinstance(action, QAction)]
 
 
-def refresh_enabled(window: QObject, table: dict[str, QAction]) -> None:
-    """Enable each action with an ``enabled_when`` check as the check says now."""
-    for spec in ACTIONS:
-        check = getattr(window, spec.enabled_when, None) if spec.enabled_when else None
-        if check is not None:
-            table[spec.name].setEnabled(bool(check()))
+def _sorted(entries: Iterable[Entry], menu: str) -> list[Entry]:
+    return sorted((e for e in entries if e[0].menu == menu),
+                  key=lambda e: (e[0].group, e[0].order))
 
 
-def _slot(window: QMainWindow, spec: ActionSpec) -> Callable[[], object]:
-    method = getattr(window, spec.slot)
-    if spec.checkable:
-        return lambda checked=False: method(checked)
-    return lambda _checked=False: method()
+def fill(container: QMenu | QToolBar, menu: str, entries: Iterable[Entry]) -> None:
+    """Add the entries placed in ``menu`` to ``container``, separators between groups."""
+    group: int | None = None
+    for place, item in _sorted(entries, menu):
+        if group is not None and place.group != group:
+            container.addSeparator()
+        group = place.group
+        if isinstance(item, QMenu):
+            container.addAction(item.menuAction())
+        else:
+            container.addAction(item)
 
 
-def refresh_icons(table: dict[str, QAction]) -> None:
-    """Redraw the monochrome icons in the current palette's colours (after a theme change)."""
-    for spec in ACTIONS:
-        if spec.icon:
-            table[spec.name].setIcon(action_icon(spec.icon))
+def named_menu(title: str, key: str, parent: QWidget) -> QMenu:
+    """An empty menu named ``menu<Key>`` for tests and assistive tools."""
+    menu = QMenu(title, parent)
+    menu.setObjectName(f"menu{key.capitalize()}")
+    menu.setAccessibleName(f"{key.capitalize()} menu")
+    return menu
 
 
-def canvas_actions(table: dict[str, QAction]) -> list[QAction]:
-    """Actions whose shortcuts work only while the canvas has the focus."""
-    return [table[spec.name] for spec in ACTIONS if spec.scope == CANVAS]
-
-
-def build_menus(bar: QMenuBar, table: dict[str, QAction],
-                specials: dict[str, QMenu | list[QAction]]) -> dict[str, QMenu]:
-    """Fill the menu bar; ``@name`` rows insert ``specials[name]`` (a submenu or actions)."""
+def build_menu_bar(bar: QMenuBar, entries: Sequence[Entry],
+                   about_to_show: Callable[[], None]) -> dict[str, QMenu]:
+    """Fill the menu bar with the menus of :data:`MENU_BAR`; return them by place."""
     menus: dict[str, QMenu] = {}
-    for title, rows in MENUS:
-        menu = bar.addMenu(title)
-        key = title.replace("&", "").lower()
-        menu.setObjectName(f"menu{key.capitalize()}")
-        menu.setAccessibleName(f"{key.capitalize()} menu")
-        menu.aboutToShow.connect(lambda: refresh_enabled(bar.window(), table))
-        for row in rows:
-            _add_row(menu, row, table, specials)
+    for key, title in MENU_BAR:
+        menu = named_menu(title, key, bar)
+        bar.addMenu(menu)
+        menu.aboutToShow.connect(about_to_show)
+        fill(menu, key, entries)
         menus[key] = menu
     return menus
 
 
-def _add_row(menu: QMenu, row: str, table: dict[str, QAction],
-             specials: dict[str, QMenu | list[QAction]]) -> None:
-    if row == "-":
-        menu.addSeparator()
-    elif row.startswith("@"):
-        special = specials.get(row[1:])
-        if isinstance(special, QMenu):
-            menu.addMenu(special)
-        elif special:
-            menu.addActions(special)
-    else:
-        menu.addAction(table[row])
-
-
-def build_toolbar(window: QMainWindow, table: dict[str, QAction]) -> QToolBar:
-    """The main toolbar (file, undo, grouping, zoom)."""
+def build_toolbar(window: QMainWindow, entries: Sequence[Entry]) -> QToolBar:
+    """The main toolbar, each button named ``toolButton<Action>``."""
     bar = QToolBar("Main toolbar", window)
     bar.setObjectName("mainToolBar")
     bar.setAccessibleName("Main toolbar")
     bar.setMovable(False)
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-    for row in TOOLBAR:
-        if row == "-":
-            bar.addSeparator()
-            continue
-        action = table[row]
-        bar.addAction(action)
+    fill(bar, TOOLBAR, entries)
+    for action in bar.actions():
         button = bar.widgetForAction(action)
-        if button is not None:
+        if button is not None and not action.isSeparator():
             button.setObjectName(f"toolButton{action.objectName()[len('action'):]}")
             button.setAccessibleName(action.text().replace("&", "").rstrip("…"))
     return bar

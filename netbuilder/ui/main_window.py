@@ -1,60 +1,67 @@
-"""The main window: canvas in the middle, palette left, inspector right, status below.
+"""The main window: the editor in the middle, palette left, inspector right, status below.
 
 The window holds one :class:`~netbuilder.core.document.Document` at a time. New, Open and
 Open Template replace it (after asking to save changes); every panel is re-pointed at the
-new document. File commands live in :mod:`netbuilder.ui.window_files`, editing commands in
-:mod:`netbuilder.ui.window_edit`; this module assembles the window and keeps the title,
-status bar and action states in step with the model.
+new document. The window hosts objects with one job each, which it wires together by
+their public methods and signals:
+
+* :class:`~netbuilder.ui.editor.NetworkEditor` — the canvas, selection, edit commands
+  and the Edit and View actions;
+* :class:`~netbuilder.ui.file_controller.FileController` — new, open, save, recent
+  files, diagram export;
+* :class:`~netbuilder.ui.models_controller.ModelsController` — PyTorch import, weights,
+  transfer learning, source export;
+* :class:`~netbuilder.ui.training.launcher.TrainingLauncher` — the run actions and the
+  training panels.
+
+The window itself keeps the docks, settings, theme, title and status bar, and lays out
+the menus and toolbar from the places in :mod:`netbuilder.ui.action_table`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSettings, Qt, QTimer
-from PySide6.QtGui import QActionGroup, QCloseEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QMainWindow,
-    QMenu,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMenu, QMessageBox, QWidget
 
+from netbuilder import __version__
 from netbuilder.core import layout, serialize
 from netbuilder.core.document import Document
-from netbuilder.core.errors import NetBuilderError, UnknownNodeError
+from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.events import Event
 from netbuilder.core.graph import Graph
 from netbuilder.ui import app as app_module
-from netbuilder.ui.actions import build_menus, build_toolbar, canvas_actions, create_actions
-from netbuilder.ui.actions import refresh_icons as refresh_action_icons
-from netbuilder.ui.canvas import GraphView, Minimap
-from netbuilder.ui.clipboard import fragment_from_mime
+from netbuilder.ui.action_table import WINDOW_ACTIONS
+from netbuilder.ui.actions import (
+    FILE,
+    THEME,
+    TRAIN,
+    VIEW,
+    ActionSet,
+    Entry,
+    Place,
+    build_menu_bar,
+    build_toolbar,
+    fill,
+)
+from netbuilder.ui.canvas import GraphView
 from netbuilder.ui.dialogs import ErrorListDialog, examples_dir
+from netbuilder.ui.editor import NetworkEditor
+from netbuilder.ui.file_controller import FileController, document_name
 from netbuilder.ui.inspector import InspectorPanel
-from netbuilder.ui.palette import MIME_FRAGMENT, BlockPalette, UserBlockStore
+from netbuilder.ui.models_controller import ModelsController
+from netbuilder.ui.palette import BlockPalette, UserBlockStore
 from netbuilder.ui.recovery import Ask, Autosaver, offer_recovery
 from netbuilder.ui.status import StatusSummary
 from netbuilder.ui.training.launcher import TrainingLauncher
-from netbuilder.ui.window_edit import EditMixin
-from netbuilder.ui.window_files import FileMixin
-from netbuilder.ui.window_models import ModelsMixin
 
 STATE_VERSION = 1
-#: Smallest zoom the first view of a document uses: below it, node text is unreadable.
-READABLE_ZOOM = 0.75
 START_EXAMPLE = "lenet5.nbproj"
-
-
-def document_name(document: Document) -> str:
-    """What the title bar calls a document: file name, else its title, else untitled."""
-    if document.path is not None:
-        return document.path.stem
-    return str(document.meta.get("title") or "untitled")
+THEMES = ("system", app_module.LIGHT, app_module.DARK)
 
 
 def start_document() -> Document:
@@ -85,8 +92,22 @@ def lenet5_graph() -> Graph:
     return graph
 
 
-class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
-    """The NetBuilder editor window."""
+#: Where the window's submenus and dock toggles go among the actions' places.
+RECENT_PLACE = Place(FILE, 0, 5)
+DOCK_PLACES = (Place(VIEW, 2, 0), Place(VIEW, 2, 1), Place(VIEW, 2, 2))
+THEME_PLACE = Place(VIEW, 3, 0)
+TRAINING_DOCK_PLACE = Place(TRAIN, 1, 0)
+
+
+class MainWindow(QMainWindow):
+    """The NetBuilder editor window.
+
+    Attributes:
+        editor: The network editor (the central widget).
+        files: File commands; ``models``: PyTorch commands; ``training``: training.
+        act: Every action of the window by name (see :mod:`netbuilder.ui.action_table`).
+        menus: The menu bar's menus by place (``"file"``, ``"edit"``...).
+    """
 
     windows: ClassVar[list[MainWindow]] = []
 
@@ -102,20 +123,24 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         self.recovery_dir = recovery_dir
         self.user_blocks_dir = user_blocks_dir
         self.document = document if document is not None else start_document()
-        self.act = create_actions(self)
         self.palette_panel = BlockPalette(store=UserBlockStore(user_blocks_dir))
         self.inspector = InspectorPanel(self.document)
-        self.canvas_host = QWidget(self)
-        self.canvas_host.setObjectName("canvasHost")
-        self.canvas_host.setAccessibleName("Canvas")
-        QVBoxLayout(self.canvas_host).setContentsMargins(0, 0, 0, 0)
-        self.view: GraphView = self._make_view(self.document)
-        self.canvas_host.layout().addWidget(self.view)
-        self.canvas_host.installEventFilter(self)
-        self.minimap: Minimap | None = None
-        self.setCentralWidget(self.canvas_host)
+        self.editor = NetworkEditor(self.document, save_block=self._save_user_block,
+                                    parent=self)
+        self.setCentralWidget(self.editor)
         self._make_docks()
+        self.files = FileController(self)
+        self.models = ModelsController(self)
+        self.window_actions = ActionSet(WINDOW_ACTIONS, self, self)
         self.training = TrainingLauncher(self, self.training_dock, self.document, self.view)
+        self.action_sets: list[ActionSet[Any]] = [
+            self.files.actions, self.models.actions, self.editor.edit_actions,
+            self.window_actions, self.training.actions]
+        self.act: dict[str, QAction] = {
+            name: action for actions in self.action_sets
+            for name, action in actions.actions.items()}
+        for actions in (self.files.actions, self.models.actions, self.window_actions):
+            actions.bind_keys(self)
         self._make_menus()
         self.status = StatusSummary(self)
         self.statusBar().setObjectName("statusBar")
@@ -129,12 +154,12 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         self.resize_default()
         MainWindow.windows.append(self)
         self._refresh_all()
-        QTimer.singleShot(0, self.show_start_view)
+        QTimer.singleShot(0, self.editor.show_start_view)
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def launch(cls, path: str | Path | None = None, *, ask_restore: Ask | None = None,
-               recovery_dir: Path | None = None, **kwargs: object) -> MainWindow:
+               recovery_dir: Path | None = None, **kwargs: Any) -> MainWindow:
         """The first window of a session: a file, restored work, or the LeNet-5 example.
 
         Args:
@@ -145,27 +170,17 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         """
         restored = offer_recovery(recovery_dir, ask_restore)
         first = restored.pop(0) if restored and path is None else None
-        window = cls(first, recovery_dir=recovery_dir, **kwargs)  # type: ignore[arg-type]
+        window = cls(first, recovery_dir=recovery_dir, **kwargs)
         if path is not None:
-            window.open_path(Path(path))
+            window.files.open_path(Path(path))
         for extra in restored:  # more restored work (or work beside the file asked for)
-            cls(extra, recovery_dir=recovery_dir, **kwargs).show()  # type: ignore[arg-type]
+            cls(extra, recovery_dir=recovery_dir, **kwargs).show()
         return window
 
-    def _make_view(self, document: Document) -> GraphView:
-        view = GraphView(document, self)
-        view.setStatusTip("Drag blocks here; drag from an output port to an input port to "
-                          "connect; Tab adds a block at the cursor")
-        for action in canvas_actions(self.act):
-            view.addAction(action)
-        view.selectionChanged.connect(self._selection_changed)
-        view.nodeActivated.connect(self._node_activated)
-        view.statusMessage.connect(self.show_message)
-        view.contextMenuRequested.connect(self._context_menu)
-        view.currentGraphChanged.connect(self._level_changed)
-        view.viewport().installEventFilter(self)
-        view.viewport().setAcceptDrops(True)
-        return view
+    @property
+    def view(self) -> GraphView:
+        """The canvas (the editor's view of the document)."""
+        return self.editor.view
 
     def _dock(self, title: str, name: str, widget: QWidget,
               area: Qt.DockWidgetArea) -> QDockWidget:
@@ -202,37 +217,35 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         self.training_dock.setWidget(widget)
 
     def _make_menus(self) -> None:
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.recent_menu.setObjectName("menuRecent")
-        self.recent_menu.setAccessibleName("Recent files")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         theme = QMenu("&Theme", self)
         theme.setObjectName("menuTheme")
         theme.setAccessibleName("Theme")
         self._theme_group = QActionGroup(self)
-        for key in ("theme_system", "theme_light", "theme_dark"):
-            self._theme_group.addAction(self.act[key])
-            theme.addAction(self.act[key])
-        docks = [d.toggleViewAction() for d in
-                 (self.palette_dock, self.inspector_dock, self.training_dock)]
-        self.menus = build_menus(self.menuBar(), self.act, {
-            "recent": self.recent_menu, "docks": docks, "theme": theme})
-        self.menuBar().insertMenu(self.menus["help"].menuAction(), self.training.menu)
+        for action in self.window_actions.placed(THEME):
+            self._theme_group.addAction(action)
+        docks = (self.palette_dock, self.inspector_dock, self.training_dock)
+        entries: list[Entry] = [
+            (RECENT_PLACE, self.files.recent_menu), (THEME_PLACE, theme),
+            (TRAINING_DOCK_PLACE, self.training_dock.toggleViewAction()),
+            *((place, dock.toggleViewAction()) for place, dock in zip(DOCK_PLACES, docks)),
+            *(entry for actions in self.action_sets for entry in actions.entries())]
+        fill(theme, THEME, entries)
         self.menuBar().setObjectName("menuBar")
         self.menuBar().setAccessibleName("Menu bar")
-        toolbar = build_toolbar(self, self.act)
-        toolbar.addSeparator()
-        toolbar.addAction(self.training.actions["train"])
-        train = toolbar.widgetForAction(self.training.actions["train"])
-        if train is not None:
-            train.setObjectName("toolButtonTrain")
-            train.setAccessibleName("Train")
+        self.menus = build_menu_bar(self.menuBar(), entries, self.refresh_actions)
+        toolbar = build_toolbar(self, entries)
         self.addToolBar(toolbar)
 
     def _connect_panels(self) -> None:
-        self.palette_panel.blockActivated.connect(self.add_block)
-        self.palette_panel.userBlockActivated.connect(self.insert_fragment)
-        self.inspector.openGroupRequested.connect(self.edit_open_group)
+        editor = self.editor
+        editor.selectionChanged.connect(self.inspector.show_nodes)
+        editor.levelChanged.connect(self.status.show_level)
+        editor.nodeActivated.connect(lambda _node_id: self._show_inspector())
+        editor.renameRequested.connect(self._rename)
+        editor.statusMessage.connect(self.show_message)
+        self.palette_panel.blockActivated.connect(editor.add_block)
+        self.palette_panel.userBlockActivated.connect(editor.insert_fragment)
+        self.inspector.openGroupRequested.connect(editor.open_group)
         self.inspector.statusMessage.connect(self.show_message)
         self.status.errorsClicked.connect(self.show_errors)
 
@@ -248,44 +261,37 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
     # -- the document ---------------------------------------------------------------------
     def _watch(self, document: Document) -> None:
         document.graph.events.connect(self._on_events)
-        document.history.connect(lambda d=document: self._history_changed(d))
+        document.history.connect(self._history_changed)
 
     def set_document(self, document: Document) -> None:
         """Show ``document`` in every panel (the previous one is dropped)."""
         self.document.graph.events.disconnect(self._on_events)
+        self.document.history.disconnect(self._history_changed)
         self.document = document
-        self.view_toggle_minimap(False)
-        old, view = self.view, self._make_view(document)
-        self.canvas_host.layout().replaceWidget(old, view)
-        self.status.show_level([])
-        old.close()
-        old.deleteLater()
-        self.view = view
+        self.editor.set_document(document)
         self.inspector.set_document(document)
         self.autosaver.set_document(document)
-        self.training.set_document(document, view)
+        self.training.set_document(document, self.view)
         self._watch(document)
         self._refresh_all()
-        self.view_toggle_minimap(self.act["minimap"].isChecked())
-        self._apply_canvas_theme()
-        QTimer.singleShot(0, self.show_start_view)
+        QTimer.singleShot(0, self.editor.show_start_view)
 
     def _on_events(self, events: Sequence[Event]) -> None:
         if any(e.kind != "node_moved" for e in events):
             self._refresh_status()
 
-    def _history_changed(self, document: Document) -> None:
-        if document is self.document:
-            self._refresh_title()
-            self._refresh_actions()
+    def _history_changed(self) -> None:
+        self.refresh_title()
+        self.refresh_actions()
 
     def _refresh_all(self) -> None:
-        self._refresh_title()
+        self.refresh_title()
         self._refresh_status()
-        self._refresh_actions()
+        self.refresh_actions()
         self.inspector.show_nodes(self.view.selected_ids())
 
-    def _refresh_title(self) -> None:
+    def refresh_title(self) -> None:
+        """Show the document's name, and whether it has unsaved changes, in the title."""
         self.setWindowTitle(f"{document_name(self.document)}[*] — NetBuilder")
         self.setWindowModified(self.document.modified)
         if self.document.path is not None:
@@ -297,36 +303,23 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         if self.error_dialog is not None and self.error_dialog.isVisible():
             self.error_dialog.set_issues(analysis, self.document.graph)
 
-    def _refresh_actions(self) -> None:
-        history = self.document.history
-        self.act["undo"].setEnabled(history.can_undo)
-        self.act["redo"].setEnabled(history.can_redo)
-        self.act["undo"].setText(f"&Undo {history.undo_text}".rstrip())
-        self.act["redo"].setText(f"&Redo {history.redo_text}".rstrip())
-        ids = self.view.selected_ids()
-        graph = self.view.current_graph
-        nodes = [graph.nodes[i] for i in ids if i in graph.nodes]
-        for key in ("cut", "copy", "duplicate", "delete", "group", "freeze",
-                    "save_user_block"):
-            self.act[key].setEnabled(bool(nodes))
-        self.act["rename"].setEnabled(len(nodes) == 1)
-        self.act["ungroup"].setEnabled(any(n.body is not None for n in nodes))
-        self.act["open_group"].setEnabled(len(nodes) == 1 and nodes[0].body is not None)
-        self.act["close_group"].setEnabled(graph.parent is not None)
-        self.act["freeze"].setChecked(bool(nodes) and all(n.frozen for n in nodes))
+    def refresh_actions(self) -> None:
+        """Enable, check and label every action as its row's predicates say now."""
+        for actions in self.action_sets:
+            actions.refresh()
 
     # -- panels ---------------------------------------------------------------------------------
-    def _selection_changed(self, ids: list[str]) -> None:
-        self.inspector.show_nodes(ids)
-        self._refresh_actions()
-
-    def _level_changed(self, names: list[str]) -> None:
-        self.status.show_level(names)
-        self._refresh_actions()
-
-    def _node_activated(self, node_id: str) -> None:
+    def _show_inspector(self) -> None:
         self.inspector_dock.show()
         self.inspector_dock.raise_()
+
+    def _rename(self, node_id: str) -> None:
+        self._show_inspector()
+        self.inspector.show_nodes([node_id])
+        self.inspector.focus_name()
+
+    def _save_user_block(self, name: str, data: dict[str, Any]) -> str:
+        return self.palette_panel.add_user_block(name, data).name
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
         """Show ``text`` in the status bar for a while."""
@@ -336,99 +329,56 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         """Open (or raise) the list of errors and warnings."""
         if self.error_dialog is None:
             self.error_dialog = ErrorListDialog(self)
-            self.error_dialog.nodeChosen.connect(self.reveal_node)
+            self.error_dialog.nodeChosen.connect(self.editor.reveal_node)
         self.error_dialog.set_issues(self.document.analysis, self.document.graph)
         self.error_dialog.show()
         self.error_dialog.raise_()
         return self.error_dialog
 
-    def reveal_node(self, node_id: str) -> None:
-        """Show the graph level holding ``node_id`` in the canvas and select the node."""
-        try:
-            graph, _node = self.document.graph.find(node_id)
-        except UnknownNodeError:
-            return
-        owners: list[str] = []
-        level = graph
-        while level.owner is not None and level.parent is not None:
-            owners.insert(0, level.owner.id)
-            level = level.parent
-        if self.view.current_graph is not graph:
-            for _ in range(64):
-                if self.view.current_graph.parent is None:
-                    break
-                self.view.close_group()
-            for owner in owners:
-                self.view.open_group(owner)
-        self.view.select([node_id])
+    # -- windows ----------------------------------------------------------------------------
+    def open_new_window(self) -> MainWindow:
+        """Open another window on an empty document."""
+        window = MainWindow(Document(), settings=self.settings, recovery_dir=self.recovery_dir,
+                            user_blocks_dir=self.user_blocks_dir)
+        window.show()
+        return window
 
-    def _context_menu(self, ids: list, pos: QPoint) -> None:
-        menu = QMenu(self)
-        menu.setObjectName("canvasContextMenu")
-        menu.setAccessibleName("Canvas menu")
-        keys = (("cut", "copy", "paste", "duplicate", "delete", "-", "group", "ungroup",
-                 "open_group", "-", "rename", "freeze", "save_user_block") if ids else
-                ("paste", "quick_add", "-", "select_all", "auto_layout", "fit", "close_group"))
-        for key in keys:
-            if key == "-":
-                menu.addSeparator()
-            else:
-                menu.addAction(self.act[key])
-        menu.popup(pos)
+    @staticmethod
+    def quit_app() -> None:
+        """Close every window (each asks about its unsaved changes), then quit."""
+        QApplication.closeAllWindows()
 
-    # -- drops of user blocks on the canvas -------------------------------------------------
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Accept fragment drops (user blocks) on the canvas; keep the minimap placed."""
-        if watched is self.canvas_host and event.type() == QEvent.Type.Resize:
-            self._place_minimap()
-        elif watched is self.view.viewport() and isinstance(event, QDropEvent):
-            mime = event.mimeData()
-            if mime is not None and mime.hasFormat(MIME_FRAGMENT):
-                if event.type() == QEvent.Type.Drop:
-                    self._drop_fragment(event)
-                event.acceptProposedAction()
-                return True
-        return super().eventFilter(watched, event)
-
-    def _drop_fragment(self, event: QDropEvent) -> None:
-        data = fragment_from_mime(event.mimeData())
-        if data is not None:
-            pos = self.view.mapToScene(event.position().toPoint())
-            self.insert_fragment(data, (pos.x(), pos.y()))
+    def show_about(self) -> None:
+        """Show the version and licence."""
+        QMessageBox.about(self, "About NetBuilder",
+                          f"<h3>NetBuilder {__version__}</h3><p>Build convolutional networks "
+                          "visually, see every shape and cost, train them live.</p>"
+                          "<p>MIT licence.</p>")
 
     # -- theme ------------------------------------------------------------------------------
-    def view_theme_system(self, _checked: bool = True) -> None:
-        """Follow the system's colour scheme."""
-        self._set_theme("system")
+    def theme(self) -> str:
+        """The colours chosen: ``"system"``, ``"light"`` or ``"dark"``."""
+        choice = str(self.settings.value("theme", "system"))
+        return choice if choice in THEMES else "system"
 
-    def view_theme_light(self, _checked: bool = True) -> None:
-        """Use light colours."""
-        self._set_theme(app_module.LIGHT)
-
-    def view_theme_dark(self, _checked: bool = True) -> None:
-        """Use dark colours."""
-        self._set_theme(app_module.DARK)
-
-    def _set_theme(self, choice: str) -> None:
+    def set_theme(self, choice: str) -> None:
+        """Use light or dark colours, or follow the system's (``"system"``)."""
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app_module.choose_theme(app, choice)
         self.settings.setValue("theme", choice)
-        self.act[f"theme_{choice}"].setChecked(True)
         self._apply_canvas_theme()
+        self.window_actions.refresh()
 
     def _apply_canvas_theme(self) -> None:
-        choice = str(self.settings.value("theme", "system"))
-        forced = {app_module.LIGHT: False, app_module.DARK: True}.get(choice)
-        self.view.set_dark(forced)
-        if self.minimap is not None:  # its cached picture has the old colours
-            self.view_toggle_minimap(False)
-            self.view_toggle_minimap(True)
+        forced = {app_module.LIGHT: False, app_module.DARK: True}.get(self.theme())
+        self.editor.set_dark(forced)
 
     def changeEvent(self, event: QEvent) -> None:
         """Redraw the action icons in the new colours after a theme change."""
         if event.type() == QEvent.Type.PaletteChange:
-            refresh_action_icons(self.act)
+            for actions in self.action_sets:
+                actions.refresh_icons()
         super().changeEvent(event)
 
     # -- settings ---------------------------------------------------------------------------
@@ -439,27 +389,23 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         geometry = self.settings.value("window/geometry")
         self._geometry_restored = isinstance(geometry, QByteArray) and \
             self.restoreGeometry(geometry)
-        minimap = bool(self.settings.value("view/minimap", True, type=bool))
-        self.act["minimap"].setChecked(minimap)
-        self.view_toggle_minimap(minimap)
-        theme = str(self.settings.value("theme", "system"))
-        key = f"theme_{theme}" if f"theme_{theme}" in self.act else "theme_system"
-        self.act[key].setChecked(True)
+        self.editor.set_minimap_enabled(
+            bool(self.settings.value("view/minimap", True, type=bool)))
         app = QApplication.instance()
-        if key != "theme_system" and isinstance(app, QApplication):
-            app_module.choose_theme(app, theme)
+        if self.theme() != "system" and isinstance(app, QApplication):
+            app_module.choose_theme(app, self.theme())
         self._apply_canvas_theme()
 
     def save_settings(self) -> None:
         """Remember the window's geometry, dock layout and view options."""
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(STATE_VERSION))
-        self.settings.setValue("view/minimap", self.act["minimap"].isChecked())
+        self.settings.setValue("view/minimap", self.editor.minimap_enabled())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask to save unsaved changes; remember the layout; drop the crash snapshot."""
-        if not self.maybe_save():
+        if not self.files.maybe_save():
             event.ignore()
             return
         self.training.shutdown()
@@ -470,69 +416,6 @@ class MainWindow(FileMixin, EditMixin, ModelsMixin, QMainWindow):
         if self in MainWindow.windows:
             MainWindow.windows.remove(self)
         event.accept()
-
-    def show_start_view(self) -> None:
-        """Fit the graph, but no smaller than readable: then show its top (the input)."""
-        view = self.view
-        view.fit()
-        if view.zoom >= READABLE_ZOOM:
-            return
-        view.zoom_by(READABLE_ZOOM / view.zoom)
-        diagram = view.graph_scene.diagram_rect()
-        visible = view.mapToScene(view.viewport().rect()).boundingRect()
-        view.centerOn(diagram.center().x(), diagram.top() - 40.0 + visible.height() / 2)
-
-    # -- view menu ------------------------------------------------------------------------
-    def view_fit(self) -> None:
-        """Zoom to show the whole graph."""
-        self.view.fit()
-
-    def view_zoom_in(self) -> None:
-        """Zoom in one step."""
-        self.view.zoom_by(1.25)
-
-    def view_zoom_out(self) -> None:
-        """Zoom out one step."""
-        self.view.zoom_by(0.8)
-
-    def view_auto_layout(self) -> None:
-        """Arrange the graph shown in tidy layers (one undo step)."""
-        self.view.auto_layout()
-
-    def view_quick_add(self) -> None:
-        """Open the quick-add search box on the canvas."""
-        self.view.setFocus()
-        self.view.quick_add()
-
-    def view_toggle_minimap(self, checked: bool) -> None:
-        """Show the minimap (when the diagram does not fit the view) or never show it."""
-        if checked and self.minimap is None:
-            self.minimap = Minimap(self.view, self.canvas_host)
-            self._place_minimap()
-        elif not checked and self.minimap is not None:
-            self.minimap.deleteLater()
-            self.minimap = None
-
-    def _place_minimap(self) -> None:
-        """Keep the minimap in the canvas's bottom-right corner, above the view."""
-        if self.minimap is None:
-            return
-        margin = 12
-        area = self.canvas_host.rect()
-        self.minimap.move(area.right() - self.minimap.width() - margin,
-                          area.bottom() - self.minimap.height() - margin)
-        self.minimap.raise_()
-
-    def help_about(self) -> None:
-        """Show the version and licence."""
-        from PySide6.QtWidgets import QMessageBox
-
-        from netbuilder import __version__
-
-        QMessageBox.about(self, "About NetBuilder",
-                          f"<h3>NetBuilder {__version__}</h3><p>Build convolutional networks "
-                          "visually, see every shape and cost, train them live.</p>"
-                          "<p>MIT licence.</p>")
 
 
 __all__ = ["MainWindow", "document_name", "lenet5_graph", "start_document"]

@@ -1,4 +1,4 @@
-"""Fixtures of the canvas tests: a shown view over a document, and gesture helpers."""
+"""Fixtures of the canvas tests: a shown view (or editor) over a document, gesture helpers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core.document import Document
 from netbuilder.core.graph import Graph
 from netbuilder.ui.canvas import GraphView
+from netbuilder.ui.editor import NetworkEditor
 from tests.ui import canvas_graphs
 
 MakeView = Callable[[Graph], GraphView]
+MakeEditor = Callable[[Graph], NetworkEditor]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,6 +65,41 @@ def make_view(qtbot: QtBot) -> Iterator[MakeView]:
 def chain_view(make_view: MakeView) -> GraphView:
     """input → conv1 → relu1 → output."""
     return make_view(canvas_graphs.small_chain())
+
+
+@pytest.fixture
+def make_editor(qtbot: QtBot) -> Iterator[MakeEditor]:
+    """Build, show and return an editor over a new document of ``graph`` (canvas at 100 %).
+
+    The editor's actions are live: keys pressed on ``editor.view`` run them as they do in
+    the main window. Teardown as in :func:`make_view`.
+    """
+    editors: list[NetworkEditor] = []
+
+    def make(graph: Graph) -> NetworkEditor:
+        editor = NetworkEditor(Document(graph))
+        editors.append(editor)
+        qtbot.addWidget(editor)
+        editor.resize(900, 700)
+        editor.show()
+        qtbot.waitExposed(editor)
+        editor.set_dark(False)
+        editor.view.centerOn(editor.view.graph_scene.diagram_rect().center())
+        editor.activateWindow()
+        editor.view.setFocus()
+        qtbot.waitUntil(editor.view.hasFocus, timeout=3000)  # shortcuts need the focus
+        return editor
+
+    yield make
+    for editor in editors:
+        editor.close()
+    editors.clear()
+
+
+@pytest.fixture
+def chain_editor(make_editor: MakeEditor) -> NetworkEditor:
+    """An editor over input → conv1 → relu1 → output."""
+    return make_editor(canvas_graphs.small_chain())
 
 
 def ids(view: GraphView) -> dict[str, str]:

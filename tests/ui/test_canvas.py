@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core import commands
 from netbuilder.core.graph import Edge, Graph
 from netbuilder.ui.canvas import BLOCK_MIME, GraphView
+from netbuilder.ui.editor import NetworkEditor
 from tests.ui import canvas_graphs
 from tests.ui.conftest import MakeView, drag, ids, node_point, port_point
 
@@ -140,7 +141,7 @@ def test_dropping_on_a_wire_inserts_the_block_in_one_step(chain_view: GraphView)
 def test_an_unknown_block_is_refused_with_a_message(chain_view: GraphView,
                                                     qtbot: QtBot) -> None:
     with qtbot.waitSignal(chain_view.statusMessage) as signal:
-        assert chain_view.add_block("no_such_block") == ""
+        assert chain_view.edits.add_block("no_such_block") == ""
     assert "no_such_block" in signal.args[0]
 
 
@@ -327,7 +328,9 @@ def test_rubber_band_selects_the_nodes_it_touches(chain_view: GraphView,
     assert not any(type(i).__name__ == "RubberBand" for i in chain_view.graph_scene.items())
 
 
-def test_click_selects_and_ctrl_a_selects_all(chain_view: GraphView, qtbot: QtBot) -> None:
+def test_click_selects_and_ctrl_a_selects_all(chain_editor: NetworkEditor,
+                                              qtbot: QtBot) -> None:
+    chain_view = chain_editor.view
     names = ids(chain_view)
     qtbot.mouseClick(chain_view.viewport(), Qt.MouseButton.LeftButton,
                      pos=node_point(chain_view, names["conv1"]))
@@ -338,8 +341,9 @@ def test_click_selects_and_ctrl_a_selects_all(chain_view: GraphView, qtbot: QtBo
     assert chain_view.selected_ids() == []
 
 
-def test_delete_key_removes_the_selection_and_undo_restores_it(chain_view: GraphView,
+def test_delete_key_removes_the_selection_and_undo_restores_it(chain_editor: NetworkEditor,
                                                                qtbot: QtBot) -> None:
+    chain_view = chain_editor.view
     names, graph = ids(chain_view), chain_view.current_graph
     chain_view.select([names["conv1"]])
     qtbot.keyClick(chain_view, Qt.Key.Key_Delete)
@@ -351,7 +355,8 @@ def test_delete_key_removes_the_selection_and_undo_restores_it(chain_view: Graph
     assert len(chain_view.graph_scene.edge_items()) == 3
 
 
-def test_a_selected_wire_can_be_deleted(chain_view: GraphView, qtbot: QtBot) -> None:
+def test_a_selected_wire_can_be_deleted(chain_editor: NetworkEditor, qtbot: QtBot) -> None:
+    chain_view = chain_editor.view
     names = ids(chain_view)
     wire = chain_view.graph_scene.edge_item(Edge(names["conv1"], names["relu1"]))
     assert wire is not None

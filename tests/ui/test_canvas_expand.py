@@ -11,7 +11,7 @@ from netbuilder.core import commands
 from netbuilder.core.graph import Edge, Graph
 from netbuilder.core.layout import apply_layout
 from netbuilder.ui.canvas import GraphView
-from tests.ui.conftest import MakeView, drag, node_point, port_point
+from tests.ui.conftest import MakeEditor, MakeView, drag, node_point, port_point
 from tests.ui.test_canvas import drop_block
 
 
@@ -28,7 +28,7 @@ def with_block() -> Graph:
 def expanded_view(make_view: MakeView) -> tuple[GraphView, str, Graph]:
     view = make_view(with_block())
     block = view.current_graph.by_name("block1")
-    assert view.set_expanded(block.id, True)
+    assert view.edits.set_expanded(block.id, True)
     assert block.body is not None
     view.centerOn(view.graph_scene.diagram_rect().center())
     return view, block.id, block.body
@@ -130,14 +130,16 @@ def test_wiring_inside_a_body_and_refusing_across_levels(make_view: MakeView,
     assert "different groups" in signal.args[0]
 
 
-def test_editing_deleting_and_dropping_inside_a_frame(make_view: MakeView) -> None:
-    view, block_id, body = expanded_view(make_view)
+def test_editing_deleting_and_dropping_inside_a_frame(make_editor: MakeEditor,
+                                                      qtbot: QtBot) -> None:
+    view, block_id, body = expanded_view(lambda graph: make_editor(graph).view)
     conv2 = inner(body, "conv2")
     view.document.push(commands.set_param(body, inner(body, "conv1"), "stride", 2))
     assert view.graph_scene.node_item(conv2).look.shape == "8×8×8"
     view.document.undo()
     view.select([inner(body, "relu1")])
-    view.delete_selected()
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
     assert inner(body, "conv2") in body.nodes and "relu1" not in {
         n.name for n in body.nodes.values()}
     view.document.undo()
@@ -151,7 +153,7 @@ def test_editing_deleting_and_dropping_inside_a_frame(make_view: MakeView) -> No
 
 def test_layout_with_an_expanded_group_has_no_overlaps(make_view: MakeView) -> None:
     view, _block_id, _ = expanded_view(make_view)
-    view.auto_layout()
+    view.edits.auto_layout()
     scene = view.graph_scene
     boxes = [scene.box(n).scene_box() for n in view.current_graph.nodes]
     assert not any(a.intersects(b) for a, b in combinations(boxes, 2))

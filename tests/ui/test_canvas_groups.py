@@ -12,8 +12,9 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core import commands
 from netbuilder.core.graph import Edge
 from netbuilder.ui.canvas import GraphView, Minimap
+from netbuilder.ui.editor import NetworkEditor
 from tests.ui import canvas_graphs
-from tests.ui.conftest import MakeView, drag, ids, node_point
+from tests.ui.conftest import MakeEditor, MakeView, drag, ids, node_point
 
 
 def overlaps(view: GraphView) -> list[tuple[str, str]]:
@@ -24,10 +25,12 @@ def overlaps(view: GraphView) -> list[tuple[str, str]]:
 
 # -- groups -------------------------------------------------------------------------------
 def test_grouping_draws_one_box_with_ports_and_ungrouping_restores(
-        chain_view: GraphView) -> None:
+        chain_editor: NetworkEditor, qtbot: QtBot) -> None:
+    chain_view = chain_editor.view
     names = ids(chain_view)
     chain_view.select([names["conv1"], names["relu1"]])
-    group_id = chain_view.group_selected()
+    qtbot.keyClick(chain_view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    group_id = next(n.id for n in chain_view.current_graph.nodes.values() if n.type == "group")
     scene = chain_view.graph_scene
     assert len(scene.node_items()) == 3 and len(scene.edge_items()) == 2
     group = scene.node_item(group_id)
@@ -36,18 +39,20 @@ def test_grouping_draws_one_box_with_ports_and_ungrouping_restores(
     assert [p.name for p in group.look.outputs] == ["out"]
     assert group.look.shape == "6×28×28" and group.look.label == "2 blocks"
     assert chain_view.selected_ids() == [group_id]
-    chain_view.ungroup_selected()
+    qtbot.keyClick(chain_view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
     assert len(scene.node_items()) == 4 and len(scene.edge_items()) == 3
     chain_view.document.undo()
     chain_view.document.undo()
     assert set(ids(chain_view)) == set(names)
 
 
-def test_double_click_opens_a_group_and_close_goes_back(chain_view: GraphView,
+def test_double_click_opens_a_group_and_close_goes_back(chain_editor: NetworkEditor,
                                                         qtbot: QtBot) -> None:
+    chain_view = chain_editor.view
     names = ids(chain_view)
     chain_view.select([names["conv1"], names["relu1"]])
-    group_id = chain_view.group_selected()
+    group_id = chain_editor.group_selected()
     paths: list[list[str]] = []
     chain_view.currentGraphChanged.connect(paths.append)
     with qtbot.waitSignal(chain_view.nodeActivated) as signal:
@@ -68,7 +73,7 @@ def test_double_click_opens_a_group_and_close_goes_back(chain_view: GraphView,
 
 def test_a_composite_block_shows_collapsed_and_opens_laid_out(make_view: MakeView) -> None:
     view = make_view(canvas_graphs.residual(1))
-    node_id = view.add_block("basic_block", QPointF(900.0, 0.0))
+    node_id = view.edits.add_block("basic_block", QPointF(900.0, 0.0))
     item = view.graph_scene.node_item(node_id)
     assert item is not None and item.look.group
     assert item.look.title == "Residual Basic Block" and item.look.label == "64, s1"
@@ -77,11 +82,12 @@ def test_a_composite_block_shows_collapsed_and_opens_laid_out(make_view: MakeVie
     assert not overlaps(view)
 
 
-def test_deleting_the_opened_group_goes_back_to_the_root(chain_view: GraphView,
+def test_deleting_the_opened_group_goes_back_to_the_root(chain_editor: NetworkEditor,
                                                          qtbot: QtBot) -> None:
+    chain_view = chain_editor.view
     names = ids(chain_view)
     chain_view.select([names["conv1"], names["relu1"]])
-    group_id = chain_view.group_selected()
+    group_id = chain_editor.group_selected()
     chain_view.open_group(group_id)
     with qtbot.waitSignal(chain_view.statusMessage):
         chain_view.document.undo()
@@ -89,10 +95,12 @@ def test_deleting_the_opened_group_goes_back_to_the_root(chain_view: GraphView,
     assert len(chain_view.graph_scene.node_items()) == 4
 
 
-def test_edits_inside_an_opened_group_update_the_group_outside(chain_view: GraphView) -> None:
+def test_edits_inside_an_opened_group_update_the_group_outside(
+        chain_editor: NetworkEditor) -> None:
+    chain_view = chain_editor.view
     names = ids(chain_view)
     chain_view.select([names["conv1"], names["relu1"]])
-    group_id = chain_view.group_selected()
+    group_id = chain_editor.group_selected()
     chain_view.open_group(group_id)
     chain_view.document.push(commands.set_param(chain_view.current_graph, names["conv1"],
                                                 "out_channels", 8))
@@ -109,7 +117,7 @@ def test_auto_layout_removes_overlaps_in_one_undo_step(make_view: MakeView) -> N
                                                   enumerate(graph.nodes)}))
     assert overlaps(view)
     steps = len(view.document.history)
-    view.auto_layout()
+    view.edits.auto_layout()
     assert not overlaps(view)
     assert len(view.document.history) == steps + 1
     branches = [n for n in graph.nodes.values() if n.name.startswith("branch")]
@@ -145,8 +153,8 @@ def test_wheel_zooms_around_the_mouse(chain_view: GraphView) -> None:
     assert abs(after.x() - under.x()) < 3 and abs(after.y() - under.y()) < 3
 
 
-def test_f_fits_the_whole_diagram(make_view: MakeView, qtbot: QtBot) -> None:
-    view = make_view(canvas_graphs.residual(3))
+def test_f_fits_the_whole_diagram(make_editor: MakeEditor, qtbot: QtBot) -> None:
+    view = make_editor(canvas_graphs.residual(3)).view
     view.zoom_by(3.0)
     qtbot.keyClick(view, Qt.Key.Key_F)
     visible = view.mapToScene(view.viewport().rect()).boundingRect()

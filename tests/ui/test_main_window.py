@@ -282,13 +282,13 @@ def test_save_then_reopen_in_a_new_window(
     type_into(qtbot, first.inspector.editor("out_features").field, "100")
     assert first.windowTitle().startswith("LeNet-5[*]") and first.isWindowModified()
     path = tmp_path / "digits.nbproj"
-    assert first.save_to(path)
+    assert first.files.save_to(path)
     assert first.windowTitle() == "digits[*] — NetBuilder" and not first.isWindowModified()
     second = make_window(Document())
-    assert second.open_path(path)
+    assert second.files.open_path(path)
     assert snapshot(second) == snapshot(first)
     assert second.status.params.text() == first.status.params.text()
-    assert second.recent_files()[0] == path.resolve()
+    assert second.files.recent_files()[0] == path.resolve()
 
 
 def test_close_asks_about_unsaved_changes(
@@ -338,7 +338,7 @@ def test_autosave_writes_a_snapshot_that_the_next_launch_restores(
         assert list(crashed.glob("*.nbproj")) == []
     finally:
         restored.close()
-    assert window.save_to(tmp_path / "saved.nbproj")
+    assert window.files.save_to(tmp_path / "saved.nbproj")
     assert not snapshot_path.exists()
 
 
@@ -378,26 +378,26 @@ def test_layout_and_recent_files_persist(
     first = make_window()
     first.palette_dock.hide()
     first.resize(700, 500)  # within the offscreen screen (restoreGeometry clamps to it)
-    assert first.save_to(tmp_path / "a.nbproj")
-    first.view_theme_light()
+    assert first.files.save_to(tmp_path / "a.nbproj")
+    first.set_theme("light")
     assert first.close()
     second = make_window(size=None)
-    assert second.recent_files() == [(tmp_path / "a.nbproj").resolve()]
+    assert second.files.recent_files() == [(tmp_path / "a.nbproj").resolve()]
     assert not second.palette_dock.isVisible() and second.inspector_dock.isVisible()
     assert (second.width(), second.height()) == (700, 500)
     assert second.act["theme_light"].isChecked()
-    second.recent_menu.aboutToShow.emit()
-    names = [a.text() for a in second.recent_menu.actions()]
+    second.files.recent_menu.aboutToShow.emit()
+    names = [a.text() for a in second.files.recent_menu.actions()]
     assert "&1 a.nbproj" in names
     second.act["clear_recent"].trigger()
-    assert second.recent_files() == []
-    second.view_theme_system()
+    assert second.files.recent_files() == []
+    second.set_theme("system")
 
 
 def test_user_block_saved_from_a_selection_drops_back_onto_the_canvas(
         window: MainWindow) -> None:
     window.view.select([node_id(window, "c3"), node_id(window, "act2")])
-    assert window.edit_save_user_block("conv_sig") == "conv_sig"
+    assert window.editor.save_user_block("conv_sig") == "conv_sig"
     assert "conv_sig" in window.palette_panel.user_block_names()
     before = len(window.document.graph.nodes)
     drop(window, window.palette_panel.mime_data("conv_sig"), QPoint(200, 200))
@@ -448,7 +448,7 @@ def test_new_gives_an_empty_untitled_network(window: MainWindow) -> None:
 
 def test_export_png_and_svg(tmp_path: Path, window: MainWindow) -> None:
     for name in ("net.png", "net.svg"):
-        assert window.export_diagram(tmp_path / name)
+        assert window.files.export_diagram(tmp_path / name)
         assert (tmp_path / name).stat().st_size > 1000
     assert "<svg" in (tmp_path / "net.svg").read_text()
 
@@ -456,7 +456,7 @@ def test_export_png_and_svg(tmp_path: Path, window: MainWindow) -> None:
 def test_error_inside_a_group_opens_the_group_and_selects_the_culprit(
         window: MainWindow) -> None:
     window.view.select([node_id(window, n) for n in ("c1", "act1", "s2")])
-    group_id = window.edit_group()
+    group_id = window.editor.group_selected()
     body = window.document.graph.nodes[group_id].body
     conv = body.by_name("c1")
     window.document.push(commands.set_param(body, conv.id, "kernel_size", 40))
@@ -544,14 +544,14 @@ def test_screenshot_is_not_blank_in_light_and_dark(window: MainWindow) -> None:
     assert image.width() >= 1000 and _distinct_colors(image) > 40
     app = QApplication.instance()
     try:
-        window.view_theme_dark()
+        window.set_theme("dark")
         dark = window.grab().toImage()
         assert _distinct_colors(dark) > 40
         corner = QColor(dark.pixel(dark.width() // 2, dark.height() - 40))
         assert corner.lightnessF() < 0.5
     finally:
         app_module.apply_theme(app, app_module.LIGHT)
-        window.view_theme_system()
+        window.set_theme("system")
 
 
 def test_the_window_shows_without_importing_torch(tmp_path: Path) -> None:

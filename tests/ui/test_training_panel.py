@@ -380,7 +380,7 @@ def test_every_widget_is_named_and_the_actions_have_shortcuts(
     for key, keys in shortcuts.items():
         action = window.training.actions[key]
         assert action.shortcut().toString() == keys and action.toolTip(), key
-    assert window.training.menu.menuAction() in window.menuBar().actions()
+    assert window.menus["train"].menuAction() in window.menuBar().actions()
     unnamed = []
     for kind in _USER_FACING:
         for widget in panel.findChildren(kind):

@@ -73,7 +73,7 @@ def make_window(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[..., MainWind
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(document, settings=settings, recovery_dir=tmp_path / "recovery",
                             user_blocks_dir=tmp_path / "blocks")
-        window.imported_weights_dir = tmp_path / "imported"
+        window.models.imported_weights_dir = tmp_path / "imported"
         made.append(window)
         window.resize(1200, 800)
         with qtbot.waitExposed(window):

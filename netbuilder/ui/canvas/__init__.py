@@ -1,7 +1,10 @@
 """The node-graph canvas: a ``QGraphicsView`` over the document's graph model.
 
-Contract with the main window
-=============================
+Contract with the editor
+========================
+
+:class:`~netbuilder.ui.editor.NetworkEditor` hosts the view; it holds the commands on the
+selection (delete, group, clipboard...) and the actions whose keys act on the canvas.
 
 ``GraphView(document: netbuilder.core.document.Document, parent=None)``
     Shows ``document.graph``, or a group's body after ``open_group(node_id)``;
@@ -9,7 +12,8 @@ Contract with the main window
 
 Signals
     ``selectionChanged(list)``
-        Ids of the selected nodes (model order), emitted when the set changes.
+        Ids of the selected nodes (model order), emitted when the selected nodes or wires
+        change.
     ``nodeActivated(str)``
         A node was double-clicked (a group is also opened).
     ``statusMessage(str)``
@@ -24,18 +28,20 @@ Signals
 
 Methods
     ``selected_ids() -> list[str]`` (may include nodes of groups expanded in place:
-    ``view.graph_scene.level_of(id)`` is the graph holding a node), ``select(ids)``,
-    ``select_all()``,
-    ``fit()`` (key F), ``zoom_by(factor)``, ``zoom`` (property),
-    ``add_block(key, scene_pos=None) -> str`` (dropped on a wire: inserted into it, one
-    undo step; returns ``""`` and emits ``statusMessage`` when refused),
-    ``add_block_after(key, source_id) -> str``, ``delete_selected()``,
-    ``group_selected() -> str``, ``ungroup_selected()``, ``auto_layout()`` (one
-    ``MoveNodes`` step), ``quick_add()`` (Tab, or double-click on empty canvas),
-    ``set_expanded(node_id, bool) -> bool`` (a ``SetAttribute(collapsed)`` step),
+    ``view.graph_scene.level_of(id)`` is the graph holding a node),
+    ``selected_by_level()`` and ``selected_wires()`` (graph level → node ids, wires),
+    ``select(ids)``, ``select_all()``, ``fit()``, ``zoom_by(factor)``, ``zoom``
+    (property), ``quick_add()`` (Tab, or double-click on empty canvas),
     ``grab_image(scale) -> QImage``, ``set_dark(bool | None)``, ``cancel_interaction()``,
     ``set_node_flags({node_id: "vanishing" | "exploding"})`` (a badge on each node whose
     gradients vanish or explode during training; ``{}`` clears them).
+
+Gesture edits (``view.edits``, a :class:`~netbuilder.ui.canvas.gesture_edits.GestureEdits`)
+    ``add_block(key, scene_pos=None) -> str`` (dropped on a wire: inserted into it, one
+    undo step; returns ``""`` and emits ``statusMessage`` when refused),
+    ``add_block_after(key, source_id) -> str``, ``auto_layout()`` (one ``MoveNodes``
+    step), ``set_expanded(node_id, bool) -> bool`` (a ``SetAttribute(collapsed)`` step),
+    ``move_command(moves)``.
 
 Groups
     A group is drawn as one box (its ports, type, key parameters, output shape) with a
@@ -48,10 +54,9 @@ Drag and drop
     key in UTF-8. Dropped on a wire, the block is inserted into it.
 
 Keys handled by the view
-    Wheel zoom (anchored under the mouse), middle-drag or Space+drag pan, F fit, Delete
-    and Backspace delete, Ctrl+A select all, Escape cancels the gesture (or clears the
-    selection), Tab quick add, +/- zoom. A window ``QAction`` with the same shortcut
-    takes precedence; it should call the same view method.
+    Wheel zoom (anchored under the mouse), middle-drag or Space+drag pan, Escape cancels
+    the gesture (or clears the selection), Tab quick add. Every other key (F, Delete,
+    Ctrl+A, +/-...) is an action of :mod:`netbuilder.ui.action_table`, bound once.
 
 Every edit goes through ``document.push(command)``; moves are one ``MoveNodes`` per drag
 (pushed on release, then ``history.seal()``). The scene mirrors the model's events and

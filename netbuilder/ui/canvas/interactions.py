@@ -22,7 +22,6 @@ from netbuilder.core.spec import GROUP_INPUT, GROUP_OUTPUT
 from netbuilder.ui.canvas.edge_item import EdgeItem, LinkPreview
 from netbuilder.ui.canvas.frame_item import GroupFrame
 from netbuilder.ui.canvas.node_item import NodeItem
-from netbuilder.ui.canvas.view_editing import move_command
 
 if TYPE_CHECKING:
     from netbuilder.ui.canvas.view import GraphView
@@ -263,7 +262,7 @@ class MoveInteraction(Interaction):
             if level is not None and box.node_id in level.nodes:
                 position = self.scene.placement(level).to_level(box.pos())
                 moves.setdefault(level, {})[box.node_id] = position
-        command = move_command(self.view, moves)
+        command = self.view.edits.move_command(moves)
         if command is not None:
             self.view.document.push(command)
             self.view.document.history.seal()
@@ -381,7 +380,7 @@ class DropInteraction(Interaction):
 
     def finish(self, scene_pos: QPointF) -> None:
         self.cancel()
-        self.view.add_block(self.key, scene_pos)
+        self.view.edits.add_block(self.key, scene_pos)
 
     def cancel(self) -> None:
         if self.wire is not None and self.wire.scene() is not None:

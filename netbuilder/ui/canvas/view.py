@@ -9,12 +9,14 @@ from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QCloseEvent,
     QContextMenuEvent,
     QCursor,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFocusEvent,
     QGuiApplication,
     QImage,
     QKeyEvent,
@@ -26,9 +28,11 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from netbuilder.core import editing
 from netbuilder.core.document import Document
-from netbuilder.core.graph import Graph
+from netbuilder.core.graph import Edge, Graph
 from netbuilder.core.layout import needs_layout
+from netbuilder.ui.canvas.edge_item import EdgeItem
 from netbuilder.ui.canvas.frame_item import GroupFrame
+from netbuilder.ui.canvas.gesture_edits import GestureEdits
 from netbuilder.ui.canvas.interactions import (
     DropInteraction,
     Interaction,
@@ -41,7 +45,6 @@ from netbuilder.ui.canvas.node_item import NodeItem
 from netbuilder.ui.canvas.quick_add import QuickAddPopup
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.style import current_style, style_for
-from netbuilder.ui.canvas.view_editing import ViewEditing
 
 #: Mime type of a block dragged from the palette; the data is the block key in UTF-8.
 BLOCK_MIME = "application/x-netbuilder-block"
@@ -49,11 +52,12 @@ MIN_SCALE, MAX_SCALE = 0.05, 4.0
 _WHEEL_STEP = 1.0015
 
 
-class GraphView(ViewEditing, QGraphicsView):
+class GraphView(QGraphicsView):
     """The node-graph editor canvas over one :class:`Document`.
 
     Signals:
-        selectionChanged(list): Ids of the selected nodes.
+        selectionChanged(list): Ids of the selected nodes (emitted when the selected
+            nodes or wires change).
         nodeActivated(str): A node was double-clicked.
         statusMessage(str): Why an edit was refused, or other news for the status bar.
         contextMenuRequested(list, QPoint): Selected node ids and the global position.
@@ -75,7 +79,9 @@ class GraphView(ViewEditing, QGraphicsView):
         self.setScene(self.graph_scene)
         self._interaction: Interaction | None = None
         self._space = False
-        self._last_selection: list[str] = []
+        self._last_selection: tuple[list[str], int] = ([], 0)
+        #: The edits the gestures make (adding, expanding, arranging, moving).
+        self.edits = GestureEdits(self)
         self._popup: QuickAddPopup | None = None
         self._quick_target: tuple[QPointF, str | None] = (QPointF(), None)
         self._forced_dark: bool | None = None
@@ -119,7 +125,7 @@ class GraphView(ViewEditing, QGraphicsView):
             return False
         self._show(node.body)
         if needs_layout(node.body):
-            self.auto_layout()
+            self.edits.auto_layout()
         return True
 
     def close_group(self) -> bool:
@@ -152,6 +158,23 @@ class GraphView(ViewEditing, QGraphicsView):
         """
         return [box.node_id for box in self.graph_scene.boxes() if box.isSelected()]
 
+    def selected_by_level(self) -> dict[Graph, list[str]]:
+        """The selected nodes grouped by the graph level that holds them."""
+        levels: dict[Graph, list[str]] = {}
+        for node_id in self.selected_ids():
+            level = self.graph_scene.level_of(node_id)
+            if level is not None:
+                levels.setdefault(level, []).append(node_id)
+        return levels
+
+    def selected_wires(self) -> dict[Graph, list[Edge]]:
+        """The selected wires grouped by the graph level that holds them."""
+        wires: dict[Graph, list[Edge]] = {}
+        for item in self.graph_scene.selectedItems():
+            if isinstance(item, EdgeItem) and item.level is not None:
+                wires.setdefault(item.level, []).append(item.edge)
+        return wires
+
     def select(self, ids: Iterable[str]) -> None:
         """Select exactly the nodes ``ids`` (ids not shown are ignored)."""
         wanted = set(ids)
@@ -183,8 +206,9 @@ class GraphView(ViewEditing, QGraphicsView):
 
     def _emit_selection(self) -> None:
         ids = self.selected_ids()
-        if ids != self._last_selection:
-            self._last_selection = ids
+        wires = sum(isinstance(i, EdgeItem) for i in self.graph_scene.selectedItems())
+        if (ids, wires) != self._last_selection:
+            self._last_selection = (ids, wires)
             self.selectionChanged.emit(ids)
 
     # -- zoom -------------------------------------------------------------------------------
@@ -251,9 +275,9 @@ class GraphView(ViewEditing, QGraphicsView):
     def _quick_chosen(self, key: str) -> None:
         scene_pos, source = self._quick_target
         if source is not None and self.graph_scene.level_of(source) is not None:
-            self.add_block_after(key, source)
+            self.edits.add_block_after(key, source)
         else:
-            self.add_block(key, scene_pos)
+            self.edits.add_block(key, scene_pos)
 
     @property
     def quick_add_popup(self) -> QuickAddPopup | None:
@@ -323,7 +347,7 @@ class GraphView(ViewEditing, QGraphicsView):
         if port_node is not None and port is not None:
             self._begin(NewLinkInteraction(self, port_node, port), pos)
         elif box is not None and box.toggle_hit(pos):
-            self.set_expanded(box.node_id, isinstance(box, NodeItem))
+            self.edits.set_expanded(box.node_id, isinstance(box, NodeItem))
         elif box is not None:
             self._press_node(box, extend)
             if box.isSelected():
@@ -433,26 +457,15 @@ class GraphView(ViewEditing, QGraphicsView):
         return False  # Tab opens the quick-add box (keyPressEvent) instead of moving focus
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        key, mods = event.key(), event.modifiers()
-        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-        elif key == Qt.Key.Key_F and not ctrl:
-            self.fit()
-        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete_selected()
-        elif key == Qt.Key.Key_A and ctrl:
-            self.select_all()
         elif key == Qt.Key.Key_Escape:
             if not self.cancel_interaction():
                 self.select([])
-        elif key == Qt.Key.Key_Tab and not mods:
+        elif key == Qt.Key.Key_Tab and not event.modifiers():
             self.quick_add()
-        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.zoom_by(1.25)
-        elif key == Qt.Key.Key_Minus:
-            self.zoom_by(0.8)
         else:
             super().keyPressEvent(event)
             return
@@ -467,11 +480,11 @@ class GraphView(ViewEditing, QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event: object) -> None:
+    def focusOutEvent(self, event: QFocusEvent) -> None:
         self._space = False
-        super().focusOutEvent(event)  # type: ignore[arg-type]
+        super().focusOutEvent(event)
 
-    def closeEvent(self, event: object) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.graph_scene.detach()
-        super().closeEvent(event)  # type: ignore[arg-type]
+        super().closeEvent(event)
 

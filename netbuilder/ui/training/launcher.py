@@ -1,8 +1,9 @@
-"""The main window's side of training: the Train menu and actions, and the lazy panel.
+"""The main window's side of training: the run actions and the lazy panel.
 
-:class:`TrainingLauncher` is created with the window. It owns the run actions (Train
-Ctrl+R, Pause Ctrl+Shift+P, Resume Ctrl+Shift+R, Stop Ctrl+.) and the Train menu, and
-builds the :class:`~netbuilder.ui.training.panel.TrainingPanel` only when it is first
+:class:`TrainingLauncher` is created with the window. It owns the run actions (the
+``TRAINING_ACTIONS`` section of :mod:`netbuilder.ui.action_table`: Train Ctrl+R, Pause
+Ctrl+Shift+P, Resume Ctrl+Shift+R, Stop Ctrl+.), enabled and shown by the run's state,
+and builds the :class:`~netbuilder.ui.training.panel.TrainingPanel` only when it is first
 needed (Train pressed, or the Training dock shown), so that opening the window imports
 neither pyqtgraph nor torch.
 """
@@ -13,25 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
+from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from netbuilder.core.document import Document
+from netbuilder.ui.action_table import TRAINING_ACTIONS
+from netbuilder.ui.actions import ActionSet
 from netbuilder.ui.canvas import GraphView
-from netbuilder.ui.training.common import run_icon
 
 if TYPE_CHECKING:
     from netbuilder.ui.training.panel import TrainingPanel
-
-#: Run actions: key, text, shortcut, tip.
-RUN_ACTIONS = (
-    ("train", "&Train", "Ctrl+R", "Train the network with the training settings, "
-     "watching it learn in the Training panel"),
-    ("pause", "&Pause", "Ctrl+Shift+P", "Pause training before the next batch"),
-    ("resume", "&Resume", "Ctrl+Shift+R", "Go on training after a pause"),
-    ("stop", "&Stop", "Ctrl+.", "Stop training before the next batch (the last "
-     "checkpoint is written)"),
-)
 
 
 #: Share of the window's height the Training dock takes when it opens.
@@ -45,25 +36,11 @@ def default_checkpoint_root() -> Path:
     return Path(folder or Path.home() / ".netbuilder") / "runs"
 
 
-def make_run_actions(parent: QObject) -> dict[str, QAction]:
-    """The Train, Pause, Resume and Stop actions (not yet connected)."""
-    actions: dict[str, QAction] = {}
-    for key, text, shortcut, tip in RUN_ACTIONS:
-        action = QAction(run_icon(key), text, parent)
-        action.setObjectName(f"actionTraining{key.title()}")
-        action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(f"{text.replace('&', '')} ({shortcut}): {tip}")
-        action.setStatusTip(tip)
-        actions[key] = action
-    return actions
-
-
 class TrainingLauncher(QObject):
     """Builds and drives the training panel of one main window.
 
     Attributes:
         actions: The run actions, by key (``train``, ``pause``, ``resume``, ``stop``).
-        menu: The Train menu.
         panel: The training panel, once built.
     """
 
@@ -77,31 +54,13 @@ class TrainingLauncher(QObject):
         self.view = view
         self.panel: TrainingPanel | None = None
         self._checkpoint_root: Path | None = default_checkpoint_root()
-        self.actions = make_run_actions(window)
-        for action in self.actions.values():
-            window.addAction(action)
-        self.actions["train"].triggered.connect(self.train)
-        self.actions["pause"].triggered.connect(lambda: self._forward("pause"))
-        self.actions["resume"].triggered.connect(lambda: self._forward("resume"))
-        self.actions["stop"].triggered.connect(lambda: self._forward("stop"))
-        self._set_idle()
-        self.menu = self._make_menu()
+        self.actions = ActionSet(TRAINING_ACTIONS, self, window)
+        self.actions.bind_keys(window)
         dock.visibilityChanged.connect(self._dock_visible)
 
-    def _make_menu(self) -> QMenu:
-        menu = QMenu("T&rain", self.window)
-        menu.setObjectName("menuTrain")
-        menu.setAccessibleName("Train menu")
-        for key in ("train", "pause", "resume", "stop"):
-            menu.addAction(self.actions[key])
-        menu.addSeparator()
-        menu.addAction(self.dock.toggleViewAction())
-        return menu
-
-    def _set_idle(self) -> None:
-        for key in ("pause", "resume", "stop"):
-            self.actions[key].setEnabled(False)
-        self.actions["resume"].setVisible(False)
+    def state(self) -> str:
+        """The run's state (``idle`` until the panel is built; see ``TrainingSession``)."""
+        return self.panel.session.state if self.panel is not None else "idle"
 
     @property
     def checkpoint_root(self) -> Path | None:
@@ -122,7 +81,9 @@ class TrainingLauncher(QObject):
 
             self.panel = TrainingPanel(self.document, self.view, self.actions,
                                        self._checkpoint_root)
+            self.panel.session.stateChanged.connect(lambda _state: self.actions.refresh())
             self.dock.setWidget(self.panel)
+            self.actions.refresh()
         return self.panel
 
     def _dock_visible(self, visible: bool) -> None:
@@ -146,9 +107,20 @@ class TrainingLauncher(QObject):
         self.show_dock()
         return panel.train()
 
-    def _forward(self, what: str) -> None:
+    def pause(self) -> None:
+        """Pause the run before its next batch."""
         if self.panel is not None:
-            getattr(self.panel, what)()
+            self.panel.pause()
+
+    def resume(self) -> None:
+        """Go on with a paused run."""
+        if self.panel is not None:
+            self.panel.resume()
+
+    def stop(self) -> None:
+        """Stop the run before its next batch."""
+        if self.panel is not None:
+            self.panel.stop()
 
     def set_document(self, document: Document, view: GraphView) -> None:
         """Follow the window's new document and canvas."""

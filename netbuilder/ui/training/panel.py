@@ -9,7 +9,7 @@ document (settings in ``document.training``, earlier runs in ``document.meta``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from netbuilder.core.document import Document
 from netbuilder.core.errors import UnknownNodeError
 from netbuilder.training.callbacks import EpochEnd, FitResult
 from netbuilder.training.errors import ConfigError
+from netbuilder.ui.actions import FAULT_BANNER, RUN_BAR, ActionSet
 from netbuilder.ui.canvas import GraphView
 from netbuilder.ui.training.common import Throttle, caption, named
 from netbuilder.ui.training.curves import CurvesPanel
@@ -50,7 +51,7 @@ PROGRESS_HZ = 5
 class FaultBanner(QFrame):
     """A strip above the tabs: a fault that paused the run, or why a run failed."""
 
-    def __init__(self, actions: Mapping[str, QAction], parent: QWidget | None = None) -> None:
+    def __init__(self, actions: Sequence[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         named(self, "trainingBanner", "Training message")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -61,13 +62,14 @@ class FaultBanner(QFrame):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.message, 1)
         self.buttons: dict[str, QToolButton] = {}
-        for key in ("resume", "stop"):
+        for action in actions:
+            key = action.objectName().removeprefix("action")
             button = QToolButton()
-            button.setDefaultAction(actions[key])
+            button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            named(button, f"trainingBanner{key.title()}", actions[key].text().replace("&", ""))
+            named(button, f"trainingBanner{key}", action.text().replace("&", ""))
             layout.addWidget(button)
-            self.buttons[key] = button
+            self.buttons[key.lower()] = button
         self.dismiss = QPushButton("Dismiss")
         named(self.dismiss, "trainingBannerDismiss", "Dismiss the message")
         self.dismiss.clicked.connect(self.hide)
@@ -94,14 +96,13 @@ class FaultBanner(QFrame):
 class TrainingPanel(QWidget):
     """Toolbar, fault banner and the Curves / Feature maps / Statistics / Results tabs."""
 
-    def __init__(self, document: Document, view: GraphView, actions: Mapping[str, QAction],
+    def __init__(self, document: Document, view: GraphView, actions: ActionSet[Any],
                  checkpoint_root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         named(self, "trainingPanel", "Training panels")
         self.setAutoFillBackground(True)
         self.document = document
         self.view = view
-        self.actions_ = dict(actions)
         self.session = TrainingSession(checkpoint_root, self)
         self.runs = 0
         self._last_batch: BatchChunk | None = None
@@ -109,8 +110,8 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.toolbar = TrainingToolbar(document, actions)
-        self.banner = FaultBanner(actions)
+        self.toolbar = TrainingToolbar(document, actions.placed(RUN_BAR))
+        self.banner = FaultBanner(actions.placed(FAULT_BANNER))
         layout.addWidget(self.toolbar)
         layout.addWidget(self.banner)
         layout.addWidget(self._tabs(), 1)

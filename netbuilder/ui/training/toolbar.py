@@ -10,7 +10,7 @@ decay, warm-up...) are kept as the file has them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -151,12 +151,12 @@ class TrainingToolbar(QWidget):
     lrChanged = Signal(float)
     settingsError = Signal(str)
 
-    def __init__(self, document: Document, actions: Mapping[str, QAction],
+    def __init__(self, document: Document, run_actions: Sequence[QAction],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         named(self, "trainingToolbar", "Training toolbar")
         self.document = document
-        self.actions_ = dict(actions)
+        self.run_actions = list(run_actions)
         self._updating = False
         self._final = ""
         self.state = "idle"
@@ -208,12 +208,11 @@ class TrainingToolbar(QWidget):
         named(bar, "trainingControls", "Training controls")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.setMovable(False)
-        for key in ("train", "pause", "resume", "stop"):
-            action = self.actions_[key]
+        for action in self.run_actions:
             bar.addAction(action)
             button = bar.widgetForAction(action)
             if button is not None:
-                name = f"trainingButton{key.capitalize()}"
+                name = f"trainingButton{action.objectName().removeprefix('action')}"
                 named(button, name, action.text().replace("&", ""), action.toolTip())
         self.run_bar = bar
         return bar
@@ -402,16 +401,13 @@ class TrainingToolbar(QWidget):
 
     # -- run state and progress ---------------------------------------------------------------
     def set_state(self, state: str) -> None:
-        """Enable the controls that make sense in ``state`` (see :class:`TrainingSession`)."""
+        """Enable the settings that may change in ``state`` (see :class:`TrainingSession`).
+
+        The run actions follow the state through their own predicates
+        (:data:`~netbuilder.ui.action_table.TRAINING_ACTIONS`).
+        """
         self.state = state
         busy = state != "idle"
-        actions = self.actions_
-        actions["train"].setEnabled(not busy)
-        actions["pause"].setEnabled(state == "running")
-        actions["pause"].setVisible(state != "paused")
-        actions["resume"].setVisible(state == "paused")
-        actions["resume"].setEnabled(state == "paused")
-        actions["stop"].setEnabled(state in ("preparing", "running", "paused"))
         for widget in (self.dataset, self.epochs, self.batch, self.optimizer, self.schedule,
                        self.augment, self.device):
             widget.setEnabled(not busy)

@@ -1,4 +1,4 @@
-"""Model commands of the main window's File menu: PyTorch in and out.
+"""The File menu's model commands: PyTorch in and out.
 
 * **Import PyTorch Model…** traces a model on a worker thread
   (:class:`~netbuilder.ui.import_dialog.ImportDialog`) and opens it as a new document
@@ -12,6 +12,9 @@
 
 Everything that imports or runs torch happens off the GUI thread
 (:func:`~netbuilder.ui.busy.run_busy`); failures are shown as messages, never tracebacks.
+:class:`ModelsController` acts on the window it is given through the window's public
+methods and owns the actions of the ``MODEL_ACTIONS`` section of
+:mod:`netbuilder.ui.action_table`.
 """
 
 from __future__ import annotations
@@ -22,16 +25,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import QStandardPaths
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from netbuilder.core.document import Document
+from netbuilder.ui.action_table import MODEL_ACTIONS
+from netbuilder.ui.actions import ActionSet
 from netbuilder.ui.busy import JobCancelled, run_busy
 
 if TYPE_CHECKING:
     from netbuilder.compiler.import_job import ImportedModel
     from netbuilder.ui.import_dialog import ImportDialog
+    from netbuilder.ui.main_window import MainWindow
 
 T = TypeVar("T")
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -46,30 +51,35 @@ def default_imported_weights_dir() -> Path:
     return Path(base) / "imported_weights"
 
 
-class ModelsMixin:
-    """Import a PyTorch model, pretrained weights, transfer learning, Python source export."""
+class ModelsController(QObject):
+    """Import a PyTorch model, pretrained weights, transfer learning, Python source export.
 
-    document: Document
-    act: dict[str, QAction]
-    #: Where imported weights go (None: :func:`default_imported_weights_dir`).
-    imported_weights_dir: Path | None = None
+    Attributes:
+        actions: The model actions of the File menu.
+        imported_weights_dir: Where imported weights go (None:
+            :func:`default_imported_weights_dir`).
+    """
 
-    if TYPE_CHECKING:  # provided by MainWindow and FileMixin
-        def set_document(self, document: Document) -> None: ...
-        def show_message(self, text: str, timeout_ms: int = 6000) -> None: ...
-        def maybe_save(self) -> bool: ...
-        def _error(self, title: str, error: Exception) -> None: ...
-        def _name(self) -> str: ...
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.imported_weights_dir: Path | None = None
+        self.actions = ActionSet(MODEL_ACTIONS, self, window)
+
+    @property
+    def document(self) -> Document:
+        """The window's document."""
+        return self.window.document
 
     # -- helpers ----------------------------------------------------------------------------
     def _background(self, text: str, work: Callable[[], T], failure: str) -> T | None:
         """``work()`` off the GUI thread; ``None`` when cancelled or failed (failure shown)."""
         try:
-            return run_busy(self, text, work)  # type: ignore[arg-type]
+            return run_busy(self.window, text, work)
         except JobCancelled:
-            self.show_message("Cancelled", 3000)
+            self.window.show_message("Cancelled", 3000)
         except Exception as error:  # torch and user files fail in many ways: show, don't crash
-            self._error(failure, error)
+            self.window.files.report_error(failure, error)
         return None
 
     def _torch_module(self, name: str) -> ModuleType | None:
@@ -78,14 +88,14 @@ class ModelsMixin:
                                 "Cannot load PyTorch")
 
     # -- import ----------------------------------------------------------------------------
-    def file_import_model(self) -> ImportDialog | None:
+    def import_model(self) -> ImportDialog | None:
         """Open the import dialog (after asking about unsaved changes); return it."""
         from netbuilder.ui.import_dialog import ImportDialog
 
-        if not self.maybe_save():
+        if not self.window.files.maybe_save():
             return None
         folder = self.imported_weights_dir or default_imported_weights_dir()
-        dialog = ImportDialog(folder, parent=self)  # type: ignore[arg-type]
+        dialog = ImportDialog(folder, parent=self.window)
         dialog.imported.connect(self.open_imported)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -94,11 +104,11 @@ class ModelsMixin:
     def open_imported(self, imported: ImportedModel) -> Document:
         """Show an imported model as a new, unsaved document."""
         document = Document(imported.graph, meta=imported.meta)
-        self.set_document(document)
+        self.window.set_document(document)
         count = sum(1 for _ in imported.graph.walk())
         gap = imported.max_difference
         check = f", outputs equal to the model's (max |Δ| {gap:.1e})" if gap is not None else ""
-        self.show_message(f"Imported {imported.name}: {count} nodes{check}; weights in "
+        self.window.show_message(f"Imported {imported.name}: {count} nodes{check}; weights in "
                           f"{imported.weights_file}", 12000)
         return document
 
@@ -120,12 +130,12 @@ class ModelsMixin:
         """Whether Initialise From Pretrained Weights applies to the document."""
         return self.pretrained_template() is not None
 
-    def file_init_pretrained(self) -> bool:
+    def init_pretrained(self) -> bool:
         """Initialise every layer from torchvision weights (one undo step)."""
         template = self.pretrained_template()
         if template is None:
-            self.show_message("Only a network opened from a template that torchvision has "
-                              "can take its pretrained weights")
+            self.window.show_message("Only a network opened from a template that "
+                                     "torchvision has can take its pretrained weights")
             return False
         weights = self._torch_module("netbuilder.templates.weights")
         source = self._choose_weights(weights, template) if weights is not None else None
@@ -138,7 +148,7 @@ class ModelsMixin:
         if command is None or self.document.graph is not graph:
             return False
         self.document.push(command)
-        self.show_message(f"Initialised {len(command.children)} layers from {source}")
+        self.window.show_message(f"Initialised {len(command.children)} layers from {source}")
         return True
 
     def _choose_weights(self, weights: ModuleType, template: str) -> Path | None:
@@ -146,7 +156,7 @@ class ModelsMixin:
         cached = weights.find_cached_weights(template)
         if cached is not None:
             answer = QMessageBox.question(
-                self, "Pretrained Weights",  # type: ignore[arg-type]
+                self.window, "Pretrained Weights",
                 f"Initialise from torchvision's {template} weights found in the cache?\n\n"
                 f"{cached}\n\nChoose No to pick another file.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
@@ -158,22 +168,22 @@ class ModelsMixin:
             folder = Path(cached).parent
         else:
             folder = Path(weights.cache_path(template)).parent
-            self.show_message(f"torchvision's {template} weights are not in the torch hub "
-                              f"cache ({folder}); choose a state_dict file", 30000)
+            self.window.show_message(f"torchvision's {template} weights are not in the torch "
+                                     f"hub cache ({folder}); choose a state_dict file", 30000)
         start = folder if folder.is_dir() else Path.home()
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose the {template} Weights",  # type: ignore[arg-type]
+        path, _ = QFileDialog.getOpenFileName(self.window, f"Choose the {template} Weights",
                                               str(start), WEIGHTS_FILTER)
         return Path(path) if path else None
 
     # -- transfer learning ----------------------------------------------------------------------
-    def file_transfer_learning(self) -> bool:
+    def transfer_learning(self) -> bool:
         """Ask for a number of classes; freeze all but a fresh head (one undo step)."""
         weights = self._torch_module("netbuilder.templates.weights")
         if weights is None:
             return False
         analysis = self.document.analysis
         count, ok = QInputDialog.getInt(
-            self, "Transfer Learning",  # type: ignore[arg-type]
+            self.window, "Transfer Learning",
             "Train a new head for this many classes (every other layer is frozen):",
             self._head_outputs(weights, analysis), 1, MAX_CLASSES)
         if not ok:
@@ -186,7 +196,7 @@ class ModelsMixin:
         if command is None:
             return False
         self.document.push(command)
-        self.show_message(f"{command.text}; every other layer is frozen")
+        self.window.show_message(f"{command.text}; every other layer is frozen")
         return True
 
     def _head_outputs(self, weights: ModuleType, analysis: Any) -> int:
@@ -201,10 +211,11 @@ class ModelsMixin:
         return int(head.resolved[names[0]]) if names else 10
 
     # -- Python source ---------------------------------------------------------------------------
-    def file_export_source(self) -> Path | None:
+    def export_source(self) -> Path | None:
         """Ask for a file name and write the network as standalone PyTorch source."""
-        start = (self.document.path or Path.home() / self._name()).with_suffix(".py")
-        path, _ = QFileDialog.getSaveFileName(self, "Export Python Source",  # type: ignore[arg-type]
+        name = self.window.files.document_name()
+        start = (self.document.path or Path.home() / name).with_suffix(".py")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export Python Source",
                                               str(start), PYTHON_FILTER)
         if not path:
             return None
@@ -215,7 +226,7 @@ class ModelsMixin:
         """Write the network's Python source to ``path``; report failures."""
         from netbuilder.compiler.source import class_name_for
 
-        name = class_name or class_name_for(self._name())
+        name = class_name or class_name_for(self.window.files.document_name())
         graph, analysis = self.document.graph, self.document.analysis
 
         def write() -> Path:
@@ -230,5 +241,5 @@ class ModelsMixin:
                                    "Cannot export the Python source")
         if written is None:
             return False
-        self.show_message(f"Exported class {name} to {written}")
+        self.window.show_message(f"Exported class {name} to {written}")
         return True
