@@ -30,6 +30,8 @@ FORMAT_VERSION = 1
 MAX_GROUP_DEPTH = 64
 #: Deepest nesting of JSON arrays and objects anywhere in a file.
 MAX_JSON_DEPTH = 4 * MAX_GROUP_DEPTH + 64
+#: Largest distance of a node from the origin of the canvas, per axis.
+MAX_COORDINATE = 1e9
 
 TOP_KEYS = {
     PROJECT_FORMAT: ("format", "format_version", "graph", "training", "meta"),
@@ -49,8 +51,16 @@ class _Rejected(ValueError):
 
 
 def fail(path: str, message: str) -> NoReturn:
-    """Raise the error for the value at JSON path ``path``."""
-    raise ProjectFileError(message, path)
+    """Raise the error for the value at JSON path ``path`` (one printable line)."""
+    raise ProjectFileError(printable(message), printable(path))
+
+
+def printable(text: str) -> str:
+    """``text`` with line breaks and other control characters written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 # -- JSON ---------------------------------------------------------------------------------
@@ -67,7 +77,7 @@ def parse_json(text: str) -> Any:
         raise ProjectFileError(_syntax_message(exc)) from None
     except _Rejected as exc:
         where = _locate(text, exc.token) if exc.token else ""
-        raise ProjectFileError(f"{exc}{where}") from None
+        raise ProjectFileError(printable(f"{exc}{where}")) from None
     except RecursionError:
         raise ProjectFileError("the file is nested too deeply") from None
     if _depth(data) > MAX_JSON_DEPTH:
@@ -265,8 +275,10 @@ class Reader:
         if "id" not in data:
             fail(path, 'missing "id"')
         node_id = data["id"]
-        if not isinstance(node_id, str) or not node_id.strip() or len(node_id) > 200:
-            fail(_join(path, "id"), "must be non-empty text of at most 200 characters")
+        if not isinstance(node_id, str) or not node_id.strip() or len(node_id) > 200 \
+                or not node_id.isprintable():
+            fail(_join(path, "id"), "must be non-empty printable text of at most 200 "
+                                    "characters")
         if node_id in seen:
             fail(_join(path, "id"), f'"{node_id}" is already the id of {seen[node_id]}')
         seen[node_id] = path
@@ -354,10 +366,11 @@ def _params(spec: BlockSpec, value: Any, path: str) -> dict[str, Any]:
 
 def _pos(value: Any, path: str) -> tuple[float, float]:
     ok = isinstance(value, list) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        for v in value)
+        isinstance(v, (int, float)) and not isinstance(v, bool)
+        and -MAX_COORDINATE <= v <= MAX_COORDINATE for v in value)
     if not ok:
-        fail(path, f"must be [x, y] with two numbers, got {json.dumps(value)[:60]}")
+        fail(path, f"must be [x, y] with two numbers between -{MAX_COORDINATE:.0e} and "
+                   f"{MAX_COORDINATE:.0e}, got {json.dumps(value)[:60]}")
     return float(value[0]), float(value[1])
 
 
