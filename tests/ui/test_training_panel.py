@@ -165,6 +165,7 @@ def wait_done(qtbot: QtBot, panel: TrainingPanel) -> None:
 
 
 # -- the main path ------------------------------------------------------------------------------
+@pytest.mark.slow  # a real training run, watched over several epochs
 def test_train_watch_curves_and_feature_maps_then_stop(qtbot: QtBot,
                                                        make_window: Callable[..., MainWindow],
                                                        ) -> None:
@@ -246,8 +247,13 @@ def test_pause_and_resume_from_the_toolbar(qtbot: QtBot,
     trainer = panel.session.trainer
     assert trainer is not None and trainer.state == "paused"
     step = trainer.global_step
-    qtbot.wait(400)
-    assert trainer.global_step == step
+    steps: list[int] = []
+    for probes in (1, 2):  # the worker answers each probe while parked in the pause
+        key = f"step{probes}"
+        qtbot.waitUntil(lambda key=key: panel.session.probe(key, lambda t: t.global_step,
+                                                            steps.append), timeout=WAIT)
+        qtbot.waitUntil(lambda probes=probes: len(steps) == probes, timeout=WAIT)
+    assert steps == [step, step]
     assert panel.toolbar.progress.format().startswith("Paused at Epoch")
     resume = panel_button(panel, "resume")
     assert resume.isVisible() and not panel_button(panel, "pause").isVisible()
@@ -401,6 +407,7 @@ _USER_FACING = (QComboBox, QAbstractSpinBox, QCheckBox, QPushButton, QToolButton
 
 
 # -- after training --------------------------------------------------------------------------
+@pytest.mark.slow  # two real training runs to the end
 def test_results_and_earlier_runs_after_training(qtbot: QtBot, tmp_path: Path,
                                                   make_window: Callable[..., MainWindow]
                                                   ) -> None:
@@ -436,6 +443,7 @@ def test_results_and_earlier_runs_after_training(qtbot: QtBot, tmp_path: Path,
     assert len(window.document.meta[RUNS_KEY]) == 2
 
 
+@pytest.mark.slow  # a real training run with exploding gradients
 def test_gradient_flags_reach_the_canvas(qtbot: QtBot,
                                          make_window: Callable[..., MainWindow]) -> None:
     window = make_window(settings=FAST)

@@ -144,6 +144,7 @@ def show_file_menu(window: MainWindow) -> None:
 
 
 # -- import ---------------------------------------------------------------------------------
+@pytest.mark.slow  # traces and checks a full-size ResNet-18
 def test_import_resnet18_through_the_dialog(qtbot: QtBot, make_window: Callable[..., MainWindow],
                                             tmp_path: Path) -> None:
     window = make_window()
@@ -326,17 +327,22 @@ def test_long_work_shows_a_busy_dialog_that_cancels(
         qtbot: QtBot, make_window: Callable[..., MainWindow]) -> None:
     window = make_window()
     seen: list[bool] = []
+    poll = QTimer(window)  # run_busy blocks this test: a timer looks out for its dialog
+    poll.setInterval(10)
 
-    def press_cancel() -> None:
+    def press_cancel_once_shown() -> None:
         dialog = window.findChild(QProgressDialog, "busyDialog")
-        seen.append(dialog is not None and dialog.isVisible())
-        if dialog is not None:
-            button = dialog.findChild(QPushButton, "busyCancel")
-            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        if dialog is None or not dialog.isVisible():
+            return
+        poll.stop()
+        seen.append(True)
+        qtbot.mouseClick(dialog.findChild(QPushButton, "busyCancel"), Qt.MouseButton.LeftButton)
 
     assert run_busy(window, "Quick…", lambda: 42) == 42
+    assert window.findChild(QProgressDialog, "busyDialog") is None
     release = threading.Event()
-    QTimer.singleShot(150, press_cancel)
+    poll.timeout.connect(press_cancel_once_shown)
+    poll.start()
     with pytest.raises(JobCancelled):
         run_busy(window, "Waiting…", lambda: release.wait(10), quick_ms=20)
     release.set()
