@@ -212,10 +212,6 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
                          Qt.Orientation.Horizontal)
 
-    def set_training_panel(self, widget: QWidget) -> None:
-        """Put the training panels (from the training feature) into the bottom dock."""
-        self.training_dock.setWidget(widget)
-
     def _make_menus(self) -> None:
         theme = QMenu("&Theme", self)
         theme.setObjectName("menuTheme")
