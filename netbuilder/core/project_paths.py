@@ -176,13 +176,13 @@ def _raw_uses(graph: Graph, training: Mapping[str, Any],
               base: Path | None) -> Iterator[tuple[str, Path | None, str, bool]]:
     for name, file in _node_checkpoint_files(graph):
         yield f"node {name} init.file", resolve(file, base), "reads weights from", False
-    file = _checkpoint_file(training.get("init"))
-    if file is not None:
-        yield "training.init.file", resolve(file, base), "reads weights from", False
+    init_file = _checkpoint_file(training.get("init"))
+    if init_file is not None:
+        yield "training.init.file", resolve(init_file, base), "reads weights from", False
     dataset = training.get("dataset")
     if isinstance(dataset, str) and dataset.startswith(IMAGEFOLDER):
-        folder = resolve(dataset[len(IMAGEFOLDER):], base)
-        yield "training.dataset", folder, "reads the images in", False
+        images = resolve(dataset[len(IMAGEFOLDER):], base)
+        yield "training.dataset", images, "reads the images in", False
     data_dir = training.get("data_dir")
     folder = resolve(data_dir, base) if isinstance(data_dir, str) else None
     if folder is not None:
