@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QDropEvent, QResizeEvent
 from PySide6.QtWidgets import QInputDialog, QMenu, QVBoxLayout, QWidget
@@ -440,12 +441,12 @@ class NetworkEditor(QWidget):
         self.view.select([node_id])
 
     def set_dark(self, dark: bool | None) -> None:
-        """Force the dark (True) or light (False) canvas, or follow the system (None)."""
+        """Force the dark (True) or light (False) canvas, or follow the system (None).
+
+        The minimap redraws itself in the new colours (the scene says it was refreshed).
+        """
         self._forced_dark = dark
         self.view.set_dark(dark)
-        if self._minimap is not None:  # its cached picture has the old colours
-            self.set_minimap_enabled(False)
-            self.set_minimap_enabled(True)
 
     # -- minimap ---------------------------------------------------------------------------
     def minimap_enabled(self) -> bool:
@@ -462,7 +463,9 @@ class NetworkEditor(QWidget):
             self._minimap = Minimap(self.view, self)
             self._place_minimap()
         elif not enabled and self._minimap is not None:
-            self._minimap.deleteLater()
+            # at once: a deferred deletion would leave it drawn (and following its view)
+            # until the event loop next runs
+            shiboken6.delete(self._minimap)
             self._minimap = None
         self.edit_actions.refresh()
 
