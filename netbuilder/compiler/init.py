@@ -13,7 +13,12 @@ A scheme is named by a string or given as a dict (``node.init`` in the graph mod
 =========== =================================================================================
 
 The ``checkpoint`` scheme loads the weights themselves: the entries under ``key`` of the
-``state_dict`` in ``file`` (see :mod:`netbuilder.core.inits`).
+``state_dict`` in ``file`` (see :mod:`netbuilder.core.inits`). The file is read with
+``torch.load(weights_only=True)`` (tensors and plain data: nothing that could run code is
+unpickled), memory-mapped when it can be, and only when it is a regular file (a pipe or a
+device could block). A relative ``file`` resolves against the working folder here; the
+command line and the editor first make a project's paths absolute against the project's
+folder, and confirm those outside it (:mod:`netbuilder.core.project_paths`).
 
 Every other scheme but ``default`` also sets biases to ``bias`` (key ``bias``, default 0; AlexNet
 used 1 in some layers) and normalisation layers to weight 1, bias 0. Parameters of other
@@ -28,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +184,14 @@ def _draw(weight: nn.Parameter, scheme: InitScheme) -> None:
         nn.init.normal_(weight, mean=scheme.get("mean"), std=scheme.get("std"))
 
 
+def _gist(error: BaseException) -> str:
+    """A reading error in one line (torch's weights-only refusals run to a page)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if any("weights_only" in line or "Weights only" in line for line in lines):
+        return "not a torch.save file of tensors and plain data"
+    return lines[0] if lines else type(error).__name__
+
+
 @functools.lru_cache(maxsize=2)
 def _read_checkpoint(path: str, mtime: float) -> Mapping[str, torch.Tensor]:
     """The state_dict in ``path`` (memory-mapped when the file allows), unwrapped from a
@@ -195,11 +209,24 @@ def _read_checkpoint(path: str, mtime: float) -> Mapping[str, torch.Tensor]:
 
 
 def load_checkpoint(module: nn.Module, file: str, key: str, where: str) -> None:
-    """Load ``key + "." + name`` of the state_dict in ``file`` into each entry of ``module``."""
+    """Load ``key + "." + name`` of the state_dict in ``file`` into each entry of ``module``.
+
+    Raises:
+        InitError: when ``file`` is not a regular file, cannot be read as weights, or
+            lacks an entry of the right shape.
+    """
     try:
-        state = _read_checkpoint(file, os.path.getmtime(file))
+        info = os.stat(file)
+    except OSError as error:
+        raise InitError(f"{where}: cannot read the weights in {file}: "
+                        f"{error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InitError(f"{where}: the weights file {file} is not a regular file")
+    try:
+        state = _read_checkpoint(file, info.st_mtime)
     except Exception as error:
-        raise InitError(f"{where}: cannot read the weights in {file}: {error}") from error
+        raise InitError(f"{where}: cannot read the weights in {file}: "
+                        f"{_gist(error)}") from error
     prefix = f"{key}." if key else ""
     wanted = module.state_dict()
     found = {}

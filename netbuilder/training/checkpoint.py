@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from netbuilder.core.fileio import atomic_write
+from netbuilder.core.outputs import is_torch_write_error, reason
 from netbuilder.training.callbacks import Callback, EpochEnd, FitResult
 from netbuilder.training.errors import CheckpointError, TrainingError
 
@@ -65,6 +66,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise _refusal(source, str(exc)) from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise CheckpointError(f"{source} is not a readable checkpoint: {exc}") from None
+    except Exception as exc:  # a damaged pickle stream fails in many ways (KeyError: 101)
+        raise CheckpointError(f"{source} is not a readable checkpoint (damaged, or not a "
+                              f"torch.save file): {type(exc).__name__}: {exc}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{source} is not a NetBuilder checkpoint")
     if not isinstance(state.get("version"), int) or state["version"] > VERSION:
@@ -115,12 +119,22 @@ def restore_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
 
     Raises:
         TrainingError: when the checkpoint does not fit the trainer's network.
+        CheckpointError: when it lacks a part or a part is damaged.
     """
     try:
         trainer.model.load_state_dict(state["model"])
         trainer.optimizer.load_state_dict(state["optimizer"])
     except (KeyError, RuntimeError, ValueError) as exc:
         raise TrainingError(f"the checkpoint does not fit this network: {exc}") from exc
+    try:
+        _restore_rest(trainer, state)
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        raise CheckpointError(f"the checkpoint is incomplete or damaged "
+                              f"({type(exc).__name__}: {exc})") from exc
+
+
+def _restore_rest(trainer: Trainer, state: Mapping[str, Any]) -> None:
+    """Schedule, scaler, history, position and random states of a checkpoint."""
     trainer.schedule.load_state_dict(state["schedule"])
     if trainer.scaler is not None and state.get("scaler"):
         trainer.scaler.load_state_dict(state["scaler"])
@@ -201,5 +215,15 @@ class ModelCheckpoint(Callback):
             self._write(trainer, trainer.checkpoint_state(), self.last_path, "last")
 
     def _write(self, trainer: Trainer, state: dict[str, Any], path: Path, kind: str) -> None:
-        save_checkpoint(state, path)
+        """Write one checkpoint file.
+
+        Raises:
+            CheckpointError: when it cannot be written (one line naming the file).
+        """
+        try:
+            save_checkpoint(state, path)
+        except Exception as exc:
+            if not (isinstance(exc, OSError) or is_torch_write_error(exc)):
+                raise
+            raise CheckpointError(f"cannot write the checkpoint {path}: {reason(exc)}") from None
         trainer.callbacks.on_checkpoint(trainer, str(path), kind)

@@ -21,12 +21,12 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from netbuilder.training.augment import Augmenter, colour_pca
 from netbuilder.training.config import IMAGEFOLDER, AugmentConfig, TrainConfig
@@ -274,8 +274,43 @@ class EpochSampler(Sampler[int]):
         return iter(order[self.start * self.batch_size:self._end()].tolist())
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """A data error met in a loader worker, carried to the training process as a batch."""
+
+    message: str
+
+
+class _GuardedDataset(Dataset[Any]):
+    """A dataset whose :class:`DataError` comes back as a :class:`_Failure` item, so that
+    the message reaches the training process as it was (a worker's exception would be
+    re-raised there wrapped in the worker's whole traceback)."""
+
+    def __init__(self, dataset: FittedDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: int) -> Any:
+        try:
+            return self.dataset[item]
+        except DataError as error:
+            return _Failure(str(error))
+
+
+def _collate(items: list[Any]) -> Any:
+    """A batch of ``items``, or the first :class:`_Failure` among them."""
+    failure = next((item for item in items if isinstance(item, _Failure)), None)
+    return failure if failure is not None else default_collate(items)
+
+
 class LoaderBatches:
-    """A split too big for memory, read by a ``DataLoader`` (workers, pinned memory)."""
+    """A split too big for memory, read by a ``DataLoader`` (workers, pinned memory).
+
+    A data error in a worker (an image that cannot be read) is raised in the training
+    process as the same one-line :class:`DataError`.
+    """
 
     def __init__(self, dataset: FittedDataset, batch_size: int, *, shuffle: bool, seed: int,
                  workers: int, pin_memory: bool) -> None:
@@ -284,17 +319,25 @@ class LoaderBatches:
         self.batch_size = batch_size
         self.num_samples = len(dataset)
         self.sampler = EpochSampler(len(dataset), batch_size, shuffle=shuffle, seed=seed)
-        self.loader = DataLoader(dataset, batch_size=batch_size, sampler=self.sampler,
-                                 num_workers=workers, pin_memory=pin_memory,
-                                 persistent_workers=workers > 0)
+        self.loader = DataLoader(_GuardedDataset(dataset), batch_size=batch_size,
+                                 sampler=self.sampler, num_workers=workers,
+                                 pin_memory=pin_memory, persistent_workers=workers > 0,
+                                 collate_fn=_collate)
 
     def __len__(self) -> int:
         return steps_per_epoch(self.num_samples, self.batch_size, self.sampler.shuffle)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        """The batches of ``epoch``, beginning at step ``start``."""
+        """The batches of ``epoch``, beginning at step ``start``.
+
+        Raises:
+            DataError: when an image cannot be read.
+        """
         self.sampler.epoch, self.sampler.start = epoch, start
-        yield from self.loader
+        for batch in self.loader:
+            if isinstance(batch, _Failure):
+                raise DataError(batch.message)
+            yield batch
 
 
 # -- the prepared data set -------------------------------------------------------------------

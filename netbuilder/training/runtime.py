@@ -84,6 +84,20 @@ def graph_input_shape(graph: Graph) -> Shape:
     return tuple(int(d) for d in inputs[0].resolved["shape"])
 
 
+def require_output(graph: Graph) -> None:
+    """Make sure the graph has an output node, whose scores training compares with labels.
+
+    Raises:
+        CompileError: saying how to add one.
+    """
+    from netbuilder.compiler import CompileError
+
+    if not any(node.type == OUTPUT for node in graph.nodes.values()):
+        raise CompileError("the network has no output node, so there is nothing to compare "
+                           "with the labels: connect its last layer (one score per class) "
+                           "to an output node")
+
+
 def network_input_shape(graph: Graph | None, model: nn.Module,
                         given: Shape | None = None) -> Shape:
     """The input shape of the network: the graph's input node, ``given``, or the module's.

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from netbuilder.core.messages import one_line
 from netbuilder.training.errors import DataError
 
 
@@ -66,7 +67,8 @@ class FolderSet:
         """Image ``index`` as ``uint8`` ``(3, H, W)``.
 
         Raises:
-            DataError: when the file cannot be decoded.
+            DataError: when the file cannot be decoded (damaged, not an image, or so
+                large that PIL takes it for a decompression bomb).
         """
         from PIL import Image
 
@@ -74,8 +76,8 @@ class FolderSet:
         try:
             with Image.open(path) as image:
                 array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read the image {path}: {exc}") from None
+        except Exception as exc:  # decoders raise many types (SyntaxError, zlib.error...)
+            raise DataError(f"cannot read the image {path}: {one_line(str(exc))}") from None
         return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
@@ -232,23 +234,71 @@ def _cifar_classes(path: Path, key: str, count: int) -> tuple[str, ...]:
 
 
 # -- image folders ------------------------------------------------------------------------
+#: Image file suffixes of an image folder (torchvision's ImageFolder's).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
 def load_image_folder(path: str) -> FolderSet:
-    """A folder of images sorted into one sub-folder per class (torchvision's ImageFolder).
+    """A folder of images sorted into one sub-folder per class (torchvision's layout).
+
+    Class folders are the sub-folders, sorted by name; each class holds the image files
+    below its folder, symbolic links followed. Every real file counts once (the first
+    class to reach it keeps it), and a link back to a folder already walked — a loop, the
+    data set's own folder, another class's folder — is not followed.
 
     Raises:
-        DataError: when the folder is missing or holds no class folders with images.
+        DataError: when the folder is missing, has fewer than two class folders (a
+            classifier needs two), or a class folder holds no images.
     """
-    from torchvision.datasets import ImageFolder
-
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist: make a folder with one "
                         f"sub-folder of images per class (e.g. {root}/cat/001.jpg)")
     try:
-        folder = ImageFolder(str(root), allow_empty=False)
-    except (FileNotFoundError, OSError) as exc:
-        raise DataError(f"image folder {root} cannot be used: {exc}") from None
-    return FolderSet(root, [(p, int(t)) for p, t in folder.samples], tuple(folder.classes))
+        classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    except OSError as exc:
+        raise DataError(f"image folder {root} cannot be read: {exc.strerror}") from None
+    if len(classes) < 2:
+        found = f"one ({classes[0]})" if classes else "none"
+        raise DataError(f"image folder {root} cannot be used: a classifier needs at least 2 "
+                        f"classes, one sub-folder of images each; it has {found}")
+    return FolderSet(root, _scan_classes(root, classes), tuple(classes))
+
+
+def _scan_classes(root: Path, classes: Sequence[str]) -> list[tuple[str, int]]:
+    """``(path, label)`` of every image, each real file once, loops not followed."""
+    homes = {os.path.realpath(root), *(os.path.realpath(root / c) for c in classes)}
+    seen: set[str] = set()
+    samples: list[tuple[str, int]] = []
+    for label, name in enumerate(classes):
+        own = os.path.realpath(root / name)
+        walked = homes - {own}
+        count = len(samples)
+        for file in _walk_images(root / name, walked):
+            real = os.path.realpath(file)
+            if real not in seen:
+                seen.add(real)
+                samples.append((file, label))
+        if len(samples) == count:
+            raise DataError(f"the class folder {root / name} holds no images "
+                            f"({', '.join(IMAGE_SUFFIXES)}) not already counted")
+    return samples
+
+
+def _walk_images(folder: Path, walked: set[str]) -> list[str]:
+    """Image files below ``folder`` in sorted order, skipping folders in ``walked`` (which
+    gains every folder visited)."""
+    files: list[str] = []
+    for current, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(current)
+        if real in walked:
+            dirs[:] = []
+            continue
+        walked.add(real)
+        dirs.sort()
+        files += [os.path.join(current, n) for n in sorted(names)
+                  if n.lower().endswith(IMAGE_SUFFIXES)]
+    return files
 
 
 # -- helpers -------------------------------------------------------------------------------

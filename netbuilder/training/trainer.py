@@ -210,11 +210,15 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         if self._module is not None:
             return self._module
-        from netbuilder.compiler import compile_graph
+        from netbuilder.compiler import CompileError, compile_graph
 
         assert self.graph is not None
         try:
+            runtime.require_output(self.graph)
             return compile_graph(self.graph, init=self.config.init, seed=self.config.seed)
+        except CompileError as exc:
+            problems = "; ".join(i.message for i in exc.issues) if exc.issues else exc.message
+            raise TrainingError(f"the graph does not compile: {problems}") from exc
         except NetBuilderError as exc:
             raise TrainingError(f"the graph does not compile: {exc}") from exc
 
