@@ -5,7 +5,8 @@ training checkpoints). The new content goes to a temporary file in the target's 
 (named ``.NAME.XXXXXXXX.tmp``, see :func:`temp_name`), is flushed to disk, then replaces
 the target in one ``os.replace``; on any failure the temporary file is removed and the old
 file is left as it was. The temporary file takes the target's permissions when the target
-exists.
+exists. A save that was killed leaves its temporary file behind; the next save of the same
+file removes it (:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +24,10 @@ from typing import BinaryIO
 Writer = Callable[[BinaryIO], None]
 
 TEMP_SUFFIX = ".tmp"
+#: Seconds since its last write after which a temporary file is taken for a killed save's
+#: (a save in progress writes it continuously, then renames it at once).
+STALE_AFTER = 120.0
+_HEX = frozenset("0123456789abcdef")
 
 
 def temp_name(target: Path) -> Path:
@@ -55,7 +62,38 @@ def atomic_write(path: str | os.PathLike[str], content: bytes | Writer) -> Path:
             os.unlink(temp)
         raise
     _sync_folder(target.parent)
+    remove_stale_temps(target)
     return target
+
+
+def remove_stale_temps(target: Path, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove what killed saves of ``target`` left beside it; return what was removed.
+
+    Only entries named as :func:`temp_name` names them (``.NAME.<8 hex digits>.tmp``,
+    files or the staging folders of :mod:`netbuilder.core.outputs`) and untouched for
+    ``older_than`` seconds are removed; failures are ignored.
+    """
+    prefix = f".{target.name}."
+    cutoff = time.time() - older_than
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        digits = entry.name[len(prefix):-len(TEMP_SUFFIX)]
+        if not (entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX)
+                and len(digits) == 8 and set(digits) <= _HEX):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _create_temp(target: Path) -> tuple[int, Path]:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netbuilder.core.errors import NetBuilderError
+from netbuilder.core.fileio import remove_stale_temps
 
 #: Phrases of torch's errors for a file it could not write (``torch.save``).
 _TORCH_WRITE_ERRORS = ("inline_container", "PytorchStreamWriter", "enforce fail")
@@ -87,6 +88,7 @@ def write_output(path: str | os.PathLike[str], write: Callable[[Path], object]) 
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    remove_stale_temps(target)
     return target
 
 
