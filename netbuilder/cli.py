@@ -477,7 +477,8 @@ def _register_extensions() -> None:
                                train_cli.configure_train_parser, train_cli.run_train))
     from netbuilder.compiler import import_cli
 
-    COMMANDS.append(Subcommand("import", "import a PyTorch model as an editable project",
+    COMMANDS.append(Subcommand("import", "import a PyTorch model as an editable project "
+                                         "(runs the factory's code: give only code you trust)",
                                import_cli.configure_import, import_cli.run_import))
 
 

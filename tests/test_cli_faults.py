@@ -225,3 +225,9 @@ def test_import_writes_the_project_and_weights_through_the_writer(
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.nbproj", "net.pt"]
     assert "wrote" in out
+
+
+def test_import_help_says_the_factory_runs_as_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["import", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "runs whatever code that is" in text and "only code you trust" in text

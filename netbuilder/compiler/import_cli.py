@@ -18,6 +18,10 @@ Exit status: 0 imported, 1 the model has parts no block reproduces (every one is
 or the import does not analyse or reproduce the model), 2 wrong usage or a factory that
 cannot be loaded or called.
 
+The factory is trusted code: the module is imported and the factory called, so it runs
+whatever it does (``subprocess:run`` would run a command), as ``python -c`` would. Nothing
+in a project file can reach this command.
+
 torch is imported only when the command runs, so ``netbuilder --help`` stays fast.
 """
 
@@ -41,7 +45,9 @@ def configure_import(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``netbuilder import`` on ``parser``."""
     parser.add_argument("factory", metavar="PACKAGE.MODULE:FACTORY",
                         help="the function or class making the model, e.g. "
-                             "torchvision.models:resnet18")
+                             "torchvision.models:resnet18. The module is imported and the "
+                             "factory called: it runs whatever code that is (as python -c "
+                             "would), so give only code you trust")
     parser.add_argument("--input-shape", type=shape_argument, default=DEFAULT_INPUT_SHAPE,
                         metavar="C,H,W", help="one sample's shape without the batch "
                                               "(default: 3,224,224)")
