@@ -227,7 +227,7 @@ def _cifar_batch(path: Path, label_key: str) -> tuple[Tensor, Tensor]:
 
 def _cifar_classes(path: Path, key: str, count: int) -> tuple[str, ...]:
     names: Sequence[Any] = ()
-    if path.exists():
+    if path.is_file():
         names = _unpickle(path).get(key, ())
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
     return tuple(names) if len(names) >= count else tuple(str(k) for k in range(count))
@@ -244,7 +244,8 @@ def load_image_folder(path: str) -> FolderSet:
     Class folders are the sub-folders, sorted by name; each class holds the image files
     below its folder, symbolic links followed. Every real file counts once (the first
     class to reach it keeps it), and a link back to a folder already walked — a loop, the
-    data set's own folder, another class's folder — is not followed.
+    data set's own folder, another class's folder — is not followed. Only regular files
+    are read (a pipe named ``x.png`` would block the reader).
 
     Raises:
         DataError: when the folder is missing, has fewer than two class folders (a
@@ -296,8 +297,9 @@ def _walk_images(folder: Path, walked: set[str]) -> list[str]:
             continue
         walked.add(real)
         dirs.sort()
-        files += [os.path.join(current, n) for n in sorted(names)
-                  if n.lower().endswith(IMAGE_SUFFIXES)]
+        files += [path for path in (os.path.join(current, n) for n in sorted(names)
+                                    if n.lower().endswith(IMAGE_SUFFIXES))
+                  if os.path.isfile(path)]  # not a pipe, which would block the reader
     return files
 
 

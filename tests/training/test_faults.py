@@ -9,6 +9,7 @@ one-class image folders.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -112,6 +113,8 @@ def test_a_symlink_loop_is_followed_once(tmp_path: Path) -> None:
     (folder / "a" / "up").symlink_to(folder)
     (folder / "b" / "to_a").symlink_to(folder / "a")
     (folder / "b" / "same.png").symlink_to(folder / "b" / "0.png")
+    os.mkfifo(folder / "b" / "pipe.png")
+    (folder / "b" / "dangling.png").symlink_to(folder / "missing.png")
     found = load_image_folder(str(folder))
     assert found.classes == ("a", "b")
     assert len(found.samples) == 12
