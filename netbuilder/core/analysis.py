@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
+from netbuilder.core.autograd_rules import overwrite_problem, untrained_outputs
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.shapes import format_shape
 from netbuilder.core.spec import (
@@ -33,6 +34,8 @@ from netbuilder.core.spec import (
 )
 
 ERROR, WARNING = "error", "warning"
+#: :attr:`Issue.kind` of an output that no trainable parameter feeds.
+UNTRAINABLE = "untrainable"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Issue:
         nodes: Ids of every node involved (the node itself first).
         edge: The wire at fault, if one is.
         severity: ``"error"`` (the graph cannot compile) or ``"warning"``.
+        kind: What sort of problem, where something acts on it: :data:`UNTRAINABLE`
+            (the graph compiles but training has no gradient); ``""`` otherwise.
     """
 
     message: str
@@ -52,6 +57,7 @@ class Issue:
     nodes: tuple[str, ...] = ()
     edge: Edge | None = None
     severity: str = ERROR
+    kind: str = ""
 
 
 @dataclass
@@ -125,6 +131,11 @@ class Analysis:
         """Whether the graph has no error (it can compile)."""
         return not self.errors
 
+    @property
+    def trainable(self) -> bool:
+        """Whether the graph can compile and its outputs depend on a trainable parameter."""
+        return self.ok and not any(i.kind == UNTRAINABLE for i in self.issues)
+
     def info(self, node_id: str) -> NodeInfo:
         """The info of ``node_id``."""
         return self.nodes[node_id]
@@ -156,6 +167,7 @@ class Analyzer:
         """Analyse the whole graph and return (and keep) the result."""
         result = Analysis()
         self._level(self.graph, result, {}, top=True)
+        self._report_untrainable(result)
         live: set[str] = set()
         activations = 0
         for _graph, node in self.graph.walk():
@@ -252,21 +264,34 @@ class Analyzer:
     @staticmethod
     def _check_inplace(graph: Graph, node: Node, edges: Sequence[Edge],
                        info: NodeInfo) -> None:
-        """An in-place block may only overwrite a value nothing else reads."""
+        """An in-place block may only overwrite a value nothing else needs.
+
+        See :mod:`netbuilder.core.autograd_rules`: no other node reads it, and the block
+        that made it does not need it for its backward pass.
+        """
         for edge in edges:
-            source = graph.nodes[edge.source]
-            readers = [e.target for e in graph.out_edges(source.id)
-                       if e.source_port == edge.source_port and e.target != node.id]
-            if source.type in (INPUT, GROUP_INPUT):
-                why = f"the {'group ' if source.type == GROUP_INPUT else ''}input {source.name}"
-            elif readers:
-                names = ", ".join(graph.nodes[r].name for r in dict.fromkeys(readers))
-                why = f"the output of {source.name}, which {names} also read"
-            else:
-                continue
-            info.issues.append(Issue(
-                f"{_where(graph, node)}: in-place operation would overwrite {why}; "
-                f"turn inplace off", node.id, (node.id, source.id, *readers), edge))
+            problem = overwrite_problem(graph, edge)
+            if problem is not None:
+                info.issues.append(Issue(
+                    f"{_where(graph, node)}: in-place operation would overwrite "
+                    f"{problem.why}; turn inplace off", node.id, (node.id, *problem.nodes),
+                    edge))
+
+    def _report_untrainable(self, result: Analysis) -> None:
+        """Warn on outputs no trainable parameter feeds (only when nothing else is wrong)."""
+        if any(not info.ok for info in result.nodes.values()) or result.errors:
+            return
+
+        def trainable(node: Node) -> bool:
+            info = result.nodes.get(node.id)
+            return info is not None and info.params > 0
+
+        for output in untrained_outputs(self.graph, trainable):
+            result.nodes[output.id].issues.append(Issue(
+                f"{_where(self.graph, output)}: no trainable parameter feeds this output "
+                f"(the layers before it have no weights, or are frozen), so training has "
+                f"no gradient to follow; add a layer with weights or unfreeze one",
+                output.id, (output.id,), severity=WARNING, kind=UNTRAINABLE))
 
     def _check_ports(self, graph: Graph, node: Node, edges: Sequence[Edge],
                      info: NodeInfo) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from netbuilder.core.errors import GraphError, GroupError
-from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.graph import MAX_COORDINATE, Edge, Graph, Node, check_position
 from netbuilder.core.names import NameIndex
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT
 
@@ -84,6 +84,7 @@ class InsertNode(Command):
                  check: bool = True) -> None:
         if check:
             check_placement(graph, node)
+            check_position(node.pos, node.id)
             graph.check_name(node.name)
         self.graph, self.node, self.index = graph, node, index
         self.text = f"Add {node.name}"
@@ -324,7 +325,7 @@ class MoveNodes(Command):
 
     def __init__(self, graph: Graph, positions: Mapping[str, tuple[float, float]]) -> None:
         self.graph = graph
-        self.new = {nid: (float(p[0]), float(p[1])) for nid, p in positions.items()}
+        self.new = {nid: check_position(p, nid) for nid, p in positions.items()}
         self.old = {nid: graph.node(nid).pos for nid in positions}
         names = [graph.nodes[n].name for n in positions]
         self.text = f"Move {names[0]}" if len(names) == 1 else f"Move {len(names)} nodes"
@@ -518,9 +519,15 @@ def _place_ports(body: Graph, new: set[str]) -> None:
     ins = [n for n in body.nodes.values() if n.id in new and n.type == GROUP_INPUT]
     outs = [n for n in body.nodes.values() if n.id in new and n.type == GROUP_OUTPUT]
     for k, n in enumerate(ins):
-        n.pos = (min(xs) + 200.0 * k, min(ys) - 120.0)
+        n.pos = _on_canvas(min(xs) + 200.0 * k, min(ys) - 120.0)
     for k, n in enumerate(outs):
-        n.pos = (min(xs) + 200.0 * k, max(ys) + 120.0)
+        n.pos = _on_canvas(min(xs) + 200.0 * k, max(ys) + 120.0)
+
+
+def _on_canvas(x: float, y: float) -> tuple[float, float]:
+    """The nearest position within ±``MAX_COORDINATE``."""
+    return (min(max(x, -MAX_COORDINATE), MAX_COORDINATE),
+            min(max(y, -MAX_COORDINATE), MAX_COORDINATE))
 
 
 def ungroup(graph: Graph, group_id: str) -> Macro:
@@ -636,7 +643,7 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
             node.name = taken.take(node.name.rstrip("0123456789") or node.type)
         else:
             taken.add(node.name)
-        node.pos = (node.pos[0] + offset[0], node.pos[1] + offset[1])
+        node.pos = check_position((node.pos[0] + offset[0], node.pos[1] + offset[1]))
         if node.body is not None:
             _fresh_ids(node.body, graph.root)
     for node in nodes:

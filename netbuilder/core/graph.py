@@ -38,6 +38,21 @@ from netbuilder.core.registry import BlockRegistry, default_registry
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, BlockSpec, PortSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
+#: Largest distance of a node from the canvas origin along each axis (files refuse more).
+MAX_COORDINATE = 1e9
+
+
+def check_position(pos: tuple[float, float], node_id: str | None = None) -> tuple[float, float]:
+    """``pos`` as two floats.
+
+    Raises:
+        GraphError: when a coordinate is not a number within ±:data:`MAX_COORDINATE`.
+    """
+    x, y = float(pos[0]), float(pos[1])
+    if not (-MAX_COORDINATE <= x <= MAX_COORDINATE and -MAX_COORDINATE <= y <= MAX_COORDINATE):
+        raise GraphError(f"position ({x:g}, {y:g}) is off the canvas (at most "
+                         f"{MAX_COORDINATE:.0e} from the origin)", (node_id,) if node_id else ())
+    return x, y
 
 #: Attribute names of ``torch.nn.Module`` (and of the compiled module) a node cannot take,
 #: because node names become submodule attributes. Names starting with "_" are refused
@@ -395,8 +410,7 @@ class Graph:
         spec = self.registry.get(block_type)
         name = name or self.unique_name(spec.default_name or spec.key)
         self.check_name(name)
-        node = Node(self.root.new_id(), spec.key, name, dict(params),
-                    pos=(float(pos[0]), float(pos[1])))
+        node = Node(self.root.new_id(), spec.key, name, dict(params), pos=check_position(pos))
         node.resolved = spec.resolve(params, name)
         node.params = {k: node.resolved[k] for k in params}
         if spec.is_composite:

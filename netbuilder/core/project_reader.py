@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from netbuilder.core.errors import GraphError, ProjectFileError
-from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.graph import MAX_COORDINATE, Edge, Graph, Node
 from netbuilder.core.names import NameIndex
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, BlockSpec, PortSpec
@@ -30,8 +30,6 @@ FORMAT_VERSION = 1
 MAX_GROUP_DEPTH = 64
 #: Deepest nesting of JSON arrays and objects anywhere in a file.
 MAX_JSON_DEPTH = 4 * MAX_GROUP_DEPTH + 64
-#: Largest distance of a node from the origin of the canvas, per axis.
-MAX_COORDINATE = 1e9
 
 TOP_KEYS = {
     PROJECT_FORMAT: ("format", "format_version", "graph", "training", "meta"),

@@ -370,7 +370,7 @@ CALLS: dict[str, Callable[[Tensor], Tensor]] = {
     "F.elu": lambda x: F.elu(x, alpha=0.7),
     "F.silu": F.silu,
     "F.hardswish": F.hardswish,
-    "x.relu_": lambda x: x.sigmoid().relu_(),
+    "x.relu_": lambda x: x.relu_(),  # after sigmoid it would fail in backward (issue 13)
     "torch.softmax": lambda x: torch.softmax(x, 1),
     "x.softmax": lambda x: x.softmax(dim=-1),
     "F.dropout2d": lambda x: F.dropout2d(x, 0.1, training=False),
