@@ -19,7 +19,6 @@ methods and owns the actions of the ``MODEL_ACTIONS`` section of
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -82,10 +81,18 @@ class ModelsController(QObject):
             self.window.files.report_error(failure, error)
         return None
 
-    def _torch_module(self, name: str) -> ModuleType | None:
-        """Import ``name`` (which imports torch: seconds the first time) off the GUI thread."""
-        return self._background("Loading PyTorch…", lambda: importlib.import_module(name),
-                                "Cannot load PyTorch")
+    def _weights_module(self) -> ModuleType | None:
+        """:mod:`netbuilder.templates.weights`, imported off the GUI thread.
+
+        It imports torch, which takes seconds the first time.
+        """
+
+        def load() -> ModuleType:
+            from netbuilder.templates import weights
+
+            return weights
+
+        return self._background("Loading PyTorch…", load, "Cannot load PyTorch")
 
     # -- import ----------------------------------------------------------------------------
     def import_model(self) -> ImportDialog | None:
@@ -137,7 +144,7 @@ class ModelsController(QObject):
             self.window.show_message("Only a network opened from a template that "
                                      "torchvision has can take its pretrained weights")
             return False
-        weights = self._torch_module("netbuilder.templates.weights")
+        weights = self._weights_module()
         source = self._choose_weights(weights, template) if weights is not None else None
         if weights is None or source is None:
             return False
@@ -178,7 +185,7 @@ class ModelsController(QObject):
     # -- transfer learning ----------------------------------------------------------------------
     def transfer_learning(self) -> bool:
         """Ask for a number of classes; freeze all but a fresh head (one undo step)."""
-        weights = self._torch_module("netbuilder.templates.weights")
+        weights = self._weights_module()
         if weights is None:
             return False
         analysis = self.document.analysis
