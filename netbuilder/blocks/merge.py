@@ -28,6 +28,9 @@ from netbuilder.core.spec import (
 #: Names of the dimensions of a batch-less shape, by rank.
 _DIM_NAMES = {1: ("features",), 2: ("channels", "length"), 3: ("channels", "height", "width"),
               4: ("channels", "depth", "height", "width")}
+#: The dimension names in the plural, for "their heights differ".
+_PLURALS = {"channels": "channel counts", "features": "feature counts", "length": "lengths",
+            "depth": "depths", "height": "heights", "width": "widths"}
 #: Symbols of the dimensions, for formulas.
 _DIM_SYMBOLS = {1: ("F",), 2: ("C", "L"), 3: ("C", "H", "W"), 4: ("C", "D", "H", "W")}
 _MULTI = (PortSpec("in", multi=True),)
@@ -54,10 +57,35 @@ def _mismatch(shapes: Sequence[Shape], first: int, second: int, axis: int,
               rule: str) -> ShapeError:
     """A ShapeError naming two inputs and the dimension where they disagree."""
     a, b = shapes[first], shapes[second]
-    name = _DIM_NAMES.get(len(a), ())[axis:axis + 1] or (f"dimension {axis + 1}",)
+    names = _DIM_NAMES.get(len(a), ())[axis:axis + 1]
+    what = _PLURALS[names[0]] if names else f"sizes along dimension {axis + 1}"
     return ShapeError(f"input {second + 1} is {times(b)} but input {first + 1} is "
-                      f"{times(a)}: their {name[0]} differ ({b[axis]} vs {a[axis]}); {rule}",
+                      f"{times(a)}: their {what} differ ({b[axis]} vs {a[axis]}); {rule}",
                       (first, second))
+
+
+def broadcast_warnings(shapes: Sequence[Shape], out: Shape) -> tuple[str, ...]:
+    """One warning per input that torch broadcasts (repeats) to the output shape ``out``.
+
+    A residual sum of 1 channel and 16 channels is legal in torch (the one channel is
+    added to each of the 16) but is nearly always a wiring mistake.
+    """
+    warnings = []
+    for index, shape in enumerate(shapes):
+        axes = [axis for axis, size in enumerate(shape) if size != out[axis]]
+        if not axes:
+            continue
+        names = _DIM_NAMES.get(len(out), ())
+        if axes == [0] and names and names[0] in ("channels", "features"):
+            repeated = f"its 1 {names[0][:-1]} is repeated {out[0]} times"
+        else:
+            what = " and ".join(names[a] if a < len(names) else f"dimension {a + 1}"
+                                for a in axes)
+            repeated = f"its {what} {'are' if len(axes) > 1 else 'is'} repeated"
+        warnings.append(f"input {index + 1} is {times(shape)} and is broadcast to "
+                        f"{times(out)}: {repeated}; give the inputs equal shapes unless "
+                        f"the broadcast is meant")
+    return tuple(warnings)
 
 
 def broadcast(shapes: Sequence[Shape]) -> Shape:
@@ -80,14 +108,23 @@ def broadcast(shapes: Sequence[Shape]) -> Shape:
 
 @dataclass(frozen=True)
 class ElementwiseSpec(BlockSpec):
-    """Element-wise ``add`` or ``multiply`` of two or more inputs, with broadcasting."""
+    """Element-wise ``add`` or ``multiply`` of two or more inputs, with broadcasting.
+
+    Attributes:
+        module: Class name in :mod:`netbuilder.blocks.modules`.
+        warn_broadcast: Warn when an input is broadcast (a sum of unequal shapes is
+            nearly always a mistake; a product with a 16×1×1 scale is squeeze-excitation).
+    """
 
     module: str = "Add"
+    warn_broadcast: bool = False
 
     def infer(self, params: Params, inputs: Sequence[Shape]) -> Inference:
         """The broadcast shape of the inputs (usually all equal)."""
-        shape = broadcast(_count(self.key, inputs, 2))
-        return Inference(shape)
+        shapes = _count(self.key, inputs, 2)
+        shape = broadcast(shapes)
+        warnings = broadcast_warnings(shapes, shape) if self.warn_broadcast else ()
+        return Inference(shape, warnings=warnings)
 
     def build(self, params: Params, inputs: Sequence[Shape]) -> Any:
         """The module from :mod:`netbuilder.blocks.modules`."""
@@ -162,7 +199,8 @@ def register(registry: BlockRegistry) -> None:
     """Register the merge blocks."""
     registry.register(ElementwiseSpec(
         key="add", title="Add", family="Merge", inputs=_MULTI, module="Add",
-        default_name="add", help="Element-wise sum of two or more inputs (residual join)"))
+        warn_broadcast=True, default_name="add",
+        help="Element-wise sum of two or more inputs (residual join)"))
     registry.register(ElementwiseSpec(
         key="multiply", title="Multiply", family="Merge", inputs=_MULTI, module="Multiply",
         default_name="mul", help="Element-wise product of two or more inputs (broadcasting)"))

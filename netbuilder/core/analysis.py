@@ -242,6 +242,8 @@ class Analyzer:
             self._check_inplace(graph, node, edges, info)
         info.params, info.buffers, info.macs = outcome.params, outcome.buffers, outcome.macs
         info.formulas = outcome.formulas
+        info.issues.extend(Issue(f"{_where(graph, node)}: {text}", node.id, (node.id,),
+                                 severity=WARNING) for text in outcome.warnings)
         info.rf = rf_in + (outcome.kernel - 1) * jump_in
         info.jump = jump_in * outcome.stride
 

@@ -190,6 +190,8 @@ class Inference:
         formulas: The arithmetic behind the numbers with values filled in, for the
             editor, e.g. ``("H: ⌊(32 − 5 + 2·2)/1⌋ + 1 = 32", "params: 5·5·3·6 + 6 = 456")``.
         buffers: Number of non-learnable stored values (e.g. batch-norm running stats).
+        warnings: Legal but suspicious uses (an ``add`` that broadcasts 1 channel to
+            16), reported as warnings on the node.
     """
 
     shape: Shape
@@ -199,6 +201,7 @@ class Inference:
     stride: int = 1
     formulas: tuple[str, ...] = ()
     buffers: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

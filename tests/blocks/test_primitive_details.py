@@ -161,15 +161,17 @@ def test_inconsistent_parameters_are_refused_at_resolve(key: str, params: dict[s
 def test_merge_errors_name_the_inputs_at_fault() -> None:
     two = refusal("add", (16, 8, 8), (32, 8, 8))
     assert two.inputs == (0, 1)
-    assert two.message == ("input 2 is 32×8×8 but input 1 is 16×8×8: their channels differ "
-                           "(32 vs 16); sizes must match or be 1")
+    assert two.message == ("input 2 is 32×8×8 but input 1 is 16×8×8: their channel counts "
+                           "differ (32 vs 16); sizes must match or be 1")
     assert refusal("add", (16, 8, 8), (16, 8, 8), (16, 4, 4)).inputs == (0, 2)
     assert refusal("multiply", (1, 8, 8), (16, 8, 8), (32, 8, 8)).inputs == (1, 2)
     assert refusal("add", (16, 8, 8), (16,)).inputs == (0, 1)
     assert refusal("add", (16, 8, 8)).message == "add needs at least 2 inputs, got 1"
     cat = refusal("concat", (16, 8, 8), (16, 8, 8), (32, 4, 4))
     assert cat.inputs == (0, 2)
-    assert cat.message.endswith("their height differ (4 vs 8); only dim 1 may differ")
+    assert cat.message.endswith("their heights differ (4 vs 8); only dim 1 may differ")
+    assert "their widths differ (4 vs 8)" in refusal("concat", (16, 8, 8), (16, 8, 4)).message
+    assert "their lengths differ" in refusal("add", (4, 10), (4, 12)).message
     assert refusal("concat", (16, 8, 8), (16, 8, 8), dim=0).message == (
         "dim=0 is the batch dimension")
     assert "fewer than the input's 16" in refusal("channel_pad", (16, 8, 8), out_channels=8).message
@@ -215,6 +217,34 @@ def test_only_convolutions_and_linear_layers_count_macs() -> None:
 def test_squeeze_excitation_scale_broadcasts() -> None:
     assert infer("multiply", (16, 8, 8), (16, 1, 1)).shape == (16, 8, 8)
     assert infer("multiply", (16, 1, 1), (16, 8, 8)).shape == (16, 8, 8)
+    assert infer("multiply", (16, 8, 8), (16, 1, 1)).warnings == ()
+
+
+def test_a_sum_that_broadcasts_is_warned_about() -> None:
+    one_channel = infer("add", (16, 8, 8), (1, 8, 8))
+    assert one_channel.shape == (16, 8, 8)
+    assert one_channel.warnings == (
+        "input 2 is 1×8×8 and is broadcast to 16×8×8: its 1 channel is repeated 16 times; "
+        "give the inputs equal shapes unless the broadcast is meant",)
+    assert "its height and width are repeated" in infer(
+        "add", (16, 1, 1), (16, 8, 8), (16, 8, 8)).warnings[0]
+    assert infer("add", (16, 8, 8), (16, 8, 8)).warnings == ()
+
+
+def test_the_broadcast_warning_reaches_the_add_node() -> None:
+    graph = Graph()
+    source = graph.add("input", "input", shape=(3, 8, 8))
+    wide = graph.add("conv2d", "wide", after=source, out_channels=16, kernel_size=1)
+    thin = graph.add("conv2d", "thin", after=source, out_channels=1, kernel_size=1)
+    total = graph.add("add", "sum", after=wide)
+    graph.connect(thin, total)
+    graph.add("output", "output", after=total)
+    result = analyze(graph)
+    assert result.ok
+    assert [i.message for i in result.warnings] == [
+        "sum: input 2 is 1×8×8 and is broadcast to 16×8×8: its 1 channel is repeated 16 "
+        "times; give the inputs equal shapes unless the broadcast is meant"]
+    assert result.warnings[0].node == total.id
 
 
 # -- structural blocks ------------------------------------------------------------------
