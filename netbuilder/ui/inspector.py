@@ -242,7 +242,13 @@ class InspectorPanel(QScrollArea):
         _row(form, "", self.frozen)
         _row(form, "Init", self.init_combo)
         _row(form, "σ", self.init_std)
-        layout.addLayout(form)
+        self.training_fields = QWidget()
+        _named(self.training_fields, "trainingFields", "Frozen and initialisation")
+        self.training_fields.setLayout(form)
+        self.no_weights = _label(name="nodeNoWeights")
+        self.no_weights.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.no_weights)
+        layout.addWidget(self.training_fields)
         return box
 
     def _analysis_form(self) -> QFormLayout:
@@ -357,12 +363,14 @@ class InspectorPanel(QScrollArea):
             return False
         graph, node = found
         try:
-            command = commands.set_param(graph, node.id, name, value)
+            unchanged = _same_value(graph, node, name, value)
+            command = None if unchanged else commands.set_param(graph, node.id, name, value)
         except GraphError as error:
             self.rows[name].show_error(_strip_node(error.message, node.name))
             return False
         self.rows[name].show_error("")
-        self.document.push(command)
+        if command is not None:  # the value it already has is no undo step
+            self.document.push(command)
         return True
 
     def _leave_editor(self, editor: ParamEditor) -> None:
@@ -442,8 +450,9 @@ class InspectorPanel(QScrollArea):
         graph, node = found
         self._refresh_header(graph, node)
         self._refresh_values(node)
-        self._refresh_training(node)
-        self._refresh_analysis(self.analysis.nodes.get(node.id))
+        info = self.analysis.nodes.get(node.id)
+        self._refresh_training(graph, node, info)
+        self._refresh_analysis(info)
 
     def _refresh_header(self, graph: Graph, node: Node) -> None:
         if not self.name_edit.hasFocus():
@@ -463,8 +472,15 @@ class InspectorPanel(QScrollArea):
             if name in node.resolved:
                 row.editor.set_value(node.resolved[name])
 
-    def _refresh_training(self, node: Node) -> None:
+    def _refresh_training(self, graph: Graph, node: Node, info: NodeInfo | None) -> None:
         self.training_box.setVisible(node.type not in _NO_TRAINING)
+        # A block without weights has nothing to freeze or initialise; fields already set
+        # (a file written by hand) stay shown, so that they can be cleared.
+        editable = has_weights(node, info) or node.frozen or node.init is not None
+        self.training_fields.setVisible(editable)
+        self.no_weights.setVisible(not editable)
+        self.no_weights.setText(f"<span style='color: gray'>{escape(graph.spec(node).title)} "
+                                "has no weights: nothing to freeze or initialise.</span>")
         self.frozen.blockSignals(True)
         self.frozen.setChecked(node.frozen)
         self.frozen.blockSignals(False)
@@ -528,6 +544,28 @@ class InspectorPanel(QScrollArea):
         return (f"<h3>{len(self.selection)} nodes selected</h3>" + _table(rows)
                 + "<p style='color: gray'>Group them with Ctrl+G, or save them to the "
                   "palette as a user block.</p>")
+
+
+def _same_value(graph: Graph, node: Node, name: str, value: Any) -> bool:
+    """Whether ``value`` is what parameter ``name`` of ``node`` already is.
+
+    Raises:
+        GraphError: when the model refuses the value.
+    """
+    normalised = graph.spec(node).param(name).validate(value, node.name)
+    return name in node.resolved and node.resolved[name] == normalised
+
+
+def has_weights(node: Node, info: NodeInfo | None) -> bool:
+    """Whether ``node`` may hold weights or statistics to freeze or initialise.
+
+    The analysis knows for an analysed node (a ReLU has none, a convolution or a batch
+    norm has some; a group has some when its body has); without a shape it cannot count
+    them, and the node is assumed to have some.
+    """
+    if info is None or not info.outputs:
+        return True
+    return info.params + info.buffers > 0
 
 
 def _strip_node(message: str, name: str) -> str:

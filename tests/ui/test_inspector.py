@@ -241,3 +241,46 @@ def test_typing_into_a_composite_block_keeps_the_field(qtbot) -> None:  # type: 
     assert panel.editor("out_channels").field is box
     assert format_shape(document.analysis.nodes[block.id].shape) == "48×32×32"
     assert len(document.history) == 1
+
+
+def test_retyping_the_value_a_field_has_is_no_undo_step(
+        panel, qtbot) -> None:  # type: ignore[no-untyped-def]
+    document, ids = panel.document, panel.ids
+    panel.show_nodes([ids["c1"]])
+    type_into(qtbot, panel.editor("kernel_size").field, "5")
+    type_into(qtbot, panel.editor("out_channels").field, "6")
+    type_into(qtbot, panel.editor("padding").field.lineEdit(), "2")
+    assert len(document.history) == 0 and not document.modified
+    type_into(qtbot, panel.editor("kernel_size").field, "3")
+    assert len(document.history) == 1
+    assert document.history.undo_text == "Set c1.kernel_size"
+
+
+def test_blocks_without_weights_offer_no_frozen_or_init(
+        panel, qtbot) -> None:  # type: ignore[no-untyped-def]
+    ids = panel.ids
+    panel.show_nodes([ids["act1"]])
+    assert panel.training_box.isVisible()
+    assert not panel.frozen.isVisible() and not panel.init_combo.isVisible()
+    assert panel.no_weights.isVisible()
+    assert "ReLU has no weights" in panel.no_weights.text()
+    panel.show_nodes([ids["c1"]])
+    assert panel.frozen.isVisible() and panel.init_combo.isVisible()
+    assert not panel.no_weights.isVisible()
+    for name in ("s2", "flatten"):
+        panel.show_nodes([ids[name]])
+        assert not panel.frozen.isVisible(), name
+
+
+def test_a_group_with_weights_and_a_batch_norm_offer_frozen(qtbot) -> None:  # type: ignore[no-untyped-def]
+    graph = Graph()
+    x = graph.add("input", "x", shape=(3, 32, 32))
+    block = graph.add("conv_bn_relu", "stem", after=x)
+    norm = graph.add("batchnorm2d", "bn", after=block, affine=False)
+    graph.add("output", "output", after=norm)
+    panel = InspectorPanel(Document(graph))
+    qtbot.addWidget(panel)
+    panel.show()
+    for node in (block, norm):  # the norm has running statistics, and no weights
+        panel.show_nodes([node.id])
+        assert panel.frozen.isVisible() and not panel.no_weights.isVisible()
