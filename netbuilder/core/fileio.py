@@ -66,6 +66,51 @@ def atomic_write(path: str | os.PathLike[str], content: bytes | Writer) -> Path:
     return target
 
 
+def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Like :func:`atomic_write`, for a writer that needs a file name (``torch.save``, Qt).
+
+    ``write`` receives a path with the target's own file name inside a new hidden folder
+    beside the target (``.NAME.<8 hex digits>.tmp/NAME``), so writers that choose the
+    format by the suffix see the real one; the file is then renamed over the target.
+
+    Raises:
+        OSError: when the file cannot be written or ``write`` wrote nothing (the old
+            file, if any, is intact).
+        Exception: whatever ``write`` raises (nothing is replaced).
+    """
+    target = Path(path)
+    staging = make_staging_folder(target)
+    written = staging / target.name
+    try:
+        write(written)
+        if not written.is_file() or written.stat().st_size == 0:
+            raise OSError("nothing was written")
+        if target.is_file():  # keep the old file's permissions
+            with contextlib.suppress(OSError):
+                shutil.copymode(target, written)
+        os.replace(written, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _sync_folder(target.parent)
+    remove_stale_temps(target)
+    return target
+
+
+def make_staging_folder(target: Path) -> Path:
+    """A new, empty hidden folder beside ``target`` named as :func:`temp_name` names.
+
+    Raises:
+        OSError: when nothing can be created in the target's folder.
+    """
+    while True:
+        staging = temp_name(target)
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return staging
+
+
 def remove_stale_temps(target: Path, older_than: float = STALE_AFTER) -> list[Path]:
     """Remove what killed saves of ``target`` left beside it; return what was removed.
 

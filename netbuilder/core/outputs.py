@@ -17,12 +17,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from netbuilder.core.errors import NetBuilderError
-from netbuilder.core.fileio import remove_stale_temps
+from netbuilder.core.fileio import atomic_write_with, make_staging_folder
 
 #: Phrases of torch's errors for a file it could not write (``torch.save``).
 _TORCH_WRITE_ERRORS = ("inline_container", "PytorchStreamWriter", "enforce fail")
@@ -62,34 +61,21 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
 def write_output(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Write a file through ``write`` and put it in place atomically; return its path.
 
-    ``write`` receives a path with the target's file name (so a writer that picks the
-    format by the suffix, or records the name, sees the real one) in a new hidden folder
-    beside the target; the file is then renamed over the target. An empty result counts
-    as a failure.
+    ``write`` receives a path with the target's file name in a hidden folder beside the
+    target (:func:`netbuilder.core.fileio.atomic_write_with`); the file is then renamed
+    over the target. An empty result counts as a failure.
 
     Raises:
         OutputError: when the target cannot be written (checked before ``write`` runs),
             or ``write`` fails with an ``OSError`` or a torch write error.
     """
     target = check_output_path(path)
-    staging = _staging_folder(target)
-    written = staging / target.name
     try:
-        write(written)
-        if not written.is_file() or written.stat().st_size == 0:
-            raise OutputError(f"cannot write {target}: nothing was written")
-        if target.is_file():  # keep the old file's permissions
-            with contextlib.suppress(OSError):
-                shutil.copymode(target, written)
-        os.replace(written, target)
+        return atomic_write_with(target, write)
     except Exception as error:
         if isinstance(error, OSError) or is_torch_write_error(error):
             raise OutputError(f"cannot write {target}: {reason(error)}") from None
         raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    remove_stale_temps(target)
-    return target
 
 
 def prepare_output_folder(path: str | os.PathLike[str]) -> Path:
@@ -132,17 +118,12 @@ def reason(error: BaseException) -> str:
 
 
 def _staging_folder(target: Path) -> Path:
-    """A new hidden folder beside ``target``, for the file while it is written.
+    """A new hidden folder beside ``target`` (:func:`~netbuilder.core.fileio.make_staging_folder`).
 
     Raises:
         OutputError: when nothing can be created in the target's folder.
     """
-    while True:
-        staging = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            staging.mkdir()
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise OutputError(f"cannot write {target}: {reason(error)}") from None
-        return staging
+    try:
+        return make_staging_folder(target)
+    except OSError as error:
+        raise OutputError(f"cannot write {target}: {reason(error)}") from None

@@ -31,10 +31,8 @@ from typing import Any
 
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.graph import Graph
-from netbuilder.core.serialize import graph_from_dict, graph_to_dict
+from netbuilder.core.inits import is_checkpoint_init
 
-#: The init scheme that reads a node's weights from a file.
-CHECKPOINT_SCHEME = "checkpoint"
 #: Prefix of ``training.dataset`` naming a folder of images.
 IMAGEFOLDER = "imagefolder:"
 #: Longest folder name :func:`safe_folder_name` returns.
@@ -200,7 +198,7 @@ def _node_checkpoint_files(graph: Graph) -> Iterator[tuple[str, str]]:
 
 
 def _checkpoint_file(init: Any) -> str | None:
-    if isinstance(init, Mapping) and init.get("scheme") == CHECKPOINT_SCHEME:
+    if is_checkpoint_init(init):
         file = init.get("file")
         return file if isinstance(file, str) and file else None
     return None
@@ -258,7 +256,7 @@ def anchor_training(training: Mapping[str, Any],
 def anchored_graph(graph: Graph, project_dir: str | os.PathLike[str] | None) -> Graph:
     """A copy of ``graph`` (same node ids) with its init files resolved against
     ``project_dir``; ``graph`` itself is not changed (the editor's Train and export)."""
-    copy = graph_from_dict(graph_to_dict(graph), graph.registry)
+    copy = graph.copy()
     if project_dir is not None:
         anchor_graph(copy, project_dir)
     return copy
