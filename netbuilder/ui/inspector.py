@@ -44,6 +44,7 @@ from netbuilder.core.graph import Graph, Node
 from netbuilder.core.spec import GROUP_INPUT, GROUP_OUTPUT, INPUT, OUTPUT
 from netbuilder.ui.numbers import compact, grouped, megabytes
 from netbuilder.ui.param_editors import ParamEditor, make_editor
+from netbuilder.ui.status import PARTIAL, is_partial
 
 INIT_SCHEMES = (
     ("default", "PyTorch default"),
@@ -527,10 +528,11 @@ class InspectorPanel(QScrollArea):
             return self._selection_html(result)
         graph = self.document.graph
         nodes = sum(1 for _ in graph.walk())
-        rows = [("Nodes", grouped(nodes)), ("Parameters", grouped(result.total_params)),
-                ("Mult-adds", f"{compact(result.total_macs)} per sample"),
-                ("Model size", megabytes(result.model_size_mb)),
-                ("Activations", f"{compact(result.total_activations)} values per sample")]
+        mark = PARTIAL if is_partial(result) else ""
+        rows = [("Nodes", grouped(nodes)), ("Parameters", grouped(result.total_params) + mark),
+                ("Mult-adds", f"{compact(result.total_macs)} per sample{mark}"),
+                ("Model size", megabytes(result.model_size_mb) + mark),
+                ("Activations", f"{compact(result.total_activations)} values per sample{mark}")]
         html = "<h3 style='margin-bottom:4px'>Network</h3>" + _table(rows)
         html += _issue_list(result)
         html += ("<p style='color: gray'>Select a node to edit its parameters and see the "

@@ -9,6 +9,16 @@ from netbuilder.core.analysis import Analysis
 from netbuilder.ui.numbers import compact, grouped, megabytes
 
 ERROR_COLOR, OK_COLOR, WARN_COLOR = "#d64545", "#3f9a5a", "#c98a12"
+#: Appended to totals that leave out the nodes an error keeps from being analysed.
+PARTIAL = " (partial)"
+_PARTIAL_TIP = ("Totals of the part of the network whose shapes are known: the nodes an "
+                "error leaves without a shape are not counted until it is fixed")
+
+
+def is_partial(analysis: Analysis) -> bool:
+    """Whether an error leaves nodes without a shape, so the totals leave them out."""
+    return bool(analysis.errors) and any(not info.outputs
+                                         for info in analysis.nodes.values())
 
 
 def _separator() -> QFrame:
@@ -41,6 +51,8 @@ class StatusSummary(QWidget):
         self.params = self._label("statusParams", "Learnable parameters of the whole network")
         self.macs = self._label("statusMacs", "Multiply-accumulate operations per sample")
         self.size = self._label("statusSize", "Weights and buffers at 32-bit floats")
+        self._tips = {label: label.toolTip() for label in (self.params, self.macs, self.size)}
+        self.partial = False
         self.errors = QToolButton(self)
         self.errors.setObjectName("statusErrors")
         self.errors.setAccessibleName("Errors")
@@ -74,10 +86,18 @@ class StatusSummary(QWidget):
         self.level_separator.setVisible(bool(names))
 
     def update_from(self, analysis: Analysis) -> None:
-        """Show the totals and issue counts of ``analysis``."""
-        self.params.setText(f"Params {grouped(analysis.total_params)}")
-        self.macs.setText(f"MACs {compact(analysis.total_macs)}")
-        self.size.setText(megabytes(analysis.model_size_mb))
+        """Show the totals and issue counts of ``analysis``.
+
+        While an error leaves part of the network without shapes, the totals are those of
+        the rest, marked "(partial)".
+        """
+        self.partial = is_partial(analysis)
+        mark = PARTIAL if self.partial else ""
+        self.params.setText(f"Params {grouped(analysis.total_params)}{mark}")
+        self.macs.setText(f"MACs {compact(analysis.total_macs)}{mark}")
+        self.size.setText(megabytes(analysis.model_size_mb) + mark)
+        for label, tip in self._tips.items():
+            label.setToolTip(f"{tip}.\n{_PARTIAL_TIP}." if self.partial else tip)
         self.error_count = len(analysis.errors)
         self.warning_count = len(analysis.warnings)
         self.errors.setText(self._issue_text())
@@ -91,6 +111,8 @@ class StatusSummary(QWidget):
         errors, warnings = self.error_count, self.warning_count
         if not errors and not warnings:
             return "✓ No errors"
+        if not errors:
+            return f"▲ {warnings} warning{'s' if warnings != 1 else ''}"
         text = f"● {errors} error{'s' if errors != 1 else ''}"
         if warnings:
             text += f", {warnings} warning{'s' if warnings != 1 else ''}"
