@@ -1,6 +1,6 @@
 """Automatic layered layout of one graph level, top to bottom (no Qt).
 
-A Sugiyama-style layout in four steps:
+A Sugiyama-style layout in four steps, and an optional fifth:
 
 1. **Layering** by longest path from the sources, so every edge goes at least one layer
    down; sources that feed only later layers are pulled down next to their consumers.
@@ -13,6 +13,15 @@ A Sugiyama-style layout in four steps:
    (chains stay straight, branches sit side by side under their fork) and the layer is
    then packed without overlap by isotonic regression (pool adjacent violators), which
    moves real nodes far less than the lanes of long wires.
+5. **Folding** (when :attr:`LayoutOptions.fold` gives an area): a long chain is cut into
+   columns side by side, so that it fits a wide window at a readable scale. Cuts fall only
+   between layers joined by a single wire (a chain point), never through a branch; the
+   wire from the foot of one column climbs to the head of the next in the gap between
+   them. The fewest columns that fit the area about as well as any number does win.
+
+:func:`make_room` moves the boxes around one box that grows or shrinks (a group expanded
+or collapsed in place, a selection replaced by its group), so that nothing overlaps and no
+gap is left.
 
 Positions are the top-left corners of node boxes, in canvas pixels. The canvas passes
 its real box sizes; templates and imports can call :func:`apply_layout` on a graph that
@@ -39,6 +48,13 @@ NODE_HEIGHT = 72.0
 IO_HEIGHT = 52.0
 #: Horizontal room each port needs on a node's edge.
 PORT_PITCH = 44.0
+#: The area (canvas pixels at 100 %) a fresh graph is folded to fit: about the canvas of a
+#: default editor window.
+FOLD_AREA = (960.0, 720.0)
+#: A fold is worth it only when it fits the area at least this much better per column.
+FOLD_TOLERANCE = 0.97
+#: Most columns a level is folded into.
+MAX_COLUMNS = 8
 
 _IO_TYPES = (INPUT, OUTPUT, GROUP_INPUT, GROUP_OUTPUT)
 _WEIGHTED_FAMILIES = ("Convolution", "Linear", "Normalization")
@@ -57,6 +73,9 @@ class LayoutOptions:
         origin: Top-left corner of the whole layout.
         sweeps: Ordering sweeps (each one down and one up).
         passes: Coordinate refinement passes.
+        fold: Width and height of the area to fit by folding long chains into columns
+            (None: one column, however long).
+        column_gap: Horizontal space between folded columns (room for the climbing wire).
     """
 
     node_gap: float = 36.0
@@ -65,6 +84,8 @@ class LayoutOptions:
     origin: Point = (0.0, 0.0)
     sweeps: int = 6
     passes: int = 8
+    fold: Size | None = None
+    column_gap: float = 96.0
 
 
 def estimate_size(graph: Graph, node: Node) -> Size:
@@ -101,8 +122,9 @@ def apply_layout(graph: Graph, *, deep: bool = True,
     Args:
         graph: The graph to arrange.
         deep: Also arrange every group body that was never laid out.
-        options: Spacing.
+        options: Spacing (default: long chains folded to fit :data:`FOLD_AREA`).
     """
+    options = options or LayoutOptions(fold=FOLD_AREA)
     positions = layered_layout(graph, options=options)
     for node_id, pos in positions.items():
         graph.nodes[node_id].pos = pos
@@ -303,20 +325,139 @@ class _LayerGraph:
         return _weighted_median(weighted)
 
     def positions(self) -> dict[str, Point]:
-        """Top-left corners of the real nodes, the layout starting at the origin."""
-        left = min((self.x[n] - self.width[n] / 2 for layer in self.layers for n in layer
-                    if n not in self.dummies), default=0.0)
+        """Top-left corners of the real nodes, the layout starting at the origin.
+
+        Layers are stacked in columns (one unless the options ask to fold); each column
+        starts at the top, to the right of the previous one.
+        """
         ox, oy = self.options.origin
         out: dict[str, Point] = {}
-        y = oy
-        for layer in self.layers:
-            real = [n for n in layer if n not in self.dummies]
-            height = max((self.height[n] for n in real), default=0.0)
-            for node in real:
-                x = self.x[node] - self.width[node] / 2 - left + ox
-                out[node] = (float(round(x)), float(round(y + (height - self.height[node]) / 2)))
-            y += height + self.options.layer_gap
+        left_edge = ox
+        for first, last in self._columns():
+            layers = self.layers[first:last]
+            left, right = self._extent(layers)
+            y = oy
+            for layer in layers:
+                real = [n for n in layer if n not in self.dummies]
+                height = max((self.height[n] for n in real), default=0.0)
+                for node in real:
+                    x = self.x[node] - self.width[node] / 2 - left + left_edge
+                    out[node] = (float(round(x)),
+                                 float(round(y + (height - self.height[node]) / 2)))
+                y += height + self.options.layer_gap
+            left_edge += right - left + self.options.column_gap
         return out
+
+    def _extent(self, layers: Sequence[list[str]]) -> tuple[float, float]:
+        """Left and right edges of the real boxes of ``layers`` (wire lanes included)."""
+        members = [n for layer in layers for n in layer]
+        if not members:
+            return 0.0, 0.0
+        return (min(self.x[n] - self.width[n] / 2 for n in members),
+                max(self.x[n] + self.width[n] / 2 for n in members))
+
+    # -- folding --------------------------------------------------------------------------
+    def _columns(self) -> list[tuple[int, int]]:
+        """Layer ranges ``[first, last)`` of the columns, top to bottom, left to right."""
+        whole = [(0, len(self.layers))]
+        area = self.options.fold
+        cuts = self._chain_points()
+        if area is None or not cuts:
+            return whole
+        scored = []
+        for count in range(1, min(MAX_COLUMNS, len(cuts) + 1) + 1):
+            columns = self._split(count, cuts)
+            scored.append((self._fit(columns, area), columns))
+        best = max(score for score, _ in scored)
+        return next(columns for score, columns in scored if score >= best * FOLD_TOLERANCE)
+
+    def _chain_points(self) -> list[int]:
+        """Layers before which a column may start: one wire (or none) enters them."""
+        points = []
+        for index in range(1, len(self.layers)):
+            wires = sum(len(self.down[n]) for n in self.layers[index - 1])
+            if wires <= 1 and any(n not in self.dummies for n in self.layers[index]):
+                points.append(index)
+        return points
+
+    def _layer_heights(self) -> list[float]:
+        return [max((self.height[n] for n in layer if n not in self.dummies), default=0.0)
+                + self.options.layer_gap for layer in self.layers]
+
+    def _split(self, count: int, cuts: Sequence[int]) -> list[tuple[int, int]]:
+        """``count`` columns of about equal height, cut at the chain points nearest."""
+        heights = self._layer_heights()
+        above = [0.0]
+        for height in heights:
+            above.append(above[-1] + height)
+        starts = [0]
+        for k in range(1, count):
+            ideal = above[-1] * k / count
+            later = [c for c in cuts if c > starts[-1]]
+            if not later:
+                break
+            starts.append(min(later, key=lambda c: (abs(above[c] - ideal), c)))
+        ends = [*starts[1:], len(self.layers)]
+        return list(zip(starts, ends))
+
+    def _fit(self, columns: Sequence[tuple[int, int]], area: Size) -> float:
+        """The scale (at most 1) at which ``columns`` fit ``area``."""
+        heights = self._layer_heights()
+        width = sum(right - left for left, right in
+                    (self._extent(self.layers[a:b]) for a, b in columns))
+        width += self.options.column_gap * (len(columns) - 1)
+        height = max(sum(heights[a:b]) for a, b in columns) - self.options.layer_gap
+        return min(1.0, area[0] / max(width, 1.0), area[1] / max(height, 1.0))
+
+
+# -- making room ------------------------------------------------------------------------
+Rect = tuple[float, float, float, float]
+
+
+def make_room(boxes: Mapping[str, Rect], old: Rect, new: Rect, *,
+              gap: float = 36.0) -> dict[str, Point]:
+    """New top-left corners of the boxes that must move when ``old`` becomes ``new``.
+
+    ``old`` and ``new`` (``(x, y, width, height)``, the same top-left corner) are one box
+    growing or shrinking in place: a group expanded or collapsed, nodes replaced by their
+    group. Boxes below it (overlapping its columns, ``gap`` included) move down or up by
+    the change of its bottom edge, boxes to its right move by the change of its right
+    edge, so that a layout keeps its shape: no overlap when it grows, no gap when it
+    shrinks.
+
+    Args:
+        boxes: The other boxes of the level, ``(x, y, width, height)`` by node id.
+        old: The box before.
+        new: The box after.
+        gap: Horizontal margin of the band of boxes counted as below.
+
+    Returns:
+        Node id → new top-left corner, for the boxes that move.
+    """
+    dx = (new[0] + new[2]) - (old[0] + old[2])
+    dy = (new[1] + new[3]) - (old[1] + old[3])
+    band = (min(old[0], new[0]) - gap, max(old[0] + old[2], new[0] + new[2]) + gap)
+    moves: dict[str, Point] = {}
+    for node_id, (x, y, width, _height) in boxes.items():
+        below = y >= old[1] + old[3] - 1.0 and x < band[1] and x + width > band[0]
+        right = x >= old[0] + old[2] - 1.0
+        shift = (dx if right else 0.0, dy if below else 0.0)
+        if shift != (0.0, 0.0):
+            moves[node_id] = (x + shift[0], y + shift[1])
+    return moves
+
+
+def overlapping_pairs(boxes: Mapping[str, Rect]) -> list[tuple[str, str]]:
+    """Pairs of boxes ``(x, y, width, height)`` that overlap (touching is not overlapping)."""
+    ordered = sorted(boxes.items(), key=lambda item: item[1][0])
+    pairs = []
+    for index, (a, ra) in enumerate(ordered):
+        for b, rb in ordered[index + 1:]:
+            if rb[0] >= ra[0] + ra[2]:
+                break
+            if ra[1] < rb[1] + rb[3] and rb[1] < ra[1] + ra[3]:
+                pairs.append((a, b))
+    return pairs
 
 
 # -- numeric helpers --------------------------------------------------------------------

@@ -11,11 +11,15 @@ from hypothesis import strategies as st
 
 from netbuilder.core.graph import Graph
 from netbuilder.core.layout import (
+    FOLD_AREA,
+    NODE_WIDTH,
     LayoutOptions,
     apply_layout,
     estimate_size,
     layered_layout,
+    make_room,
     needs_layout,
+    overlapping_pairs,
 )
 from tests.core.toyblocks import toy_registry
 
@@ -173,3 +177,136 @@ def test_five_hundred_nodes_lay_out_quickly() -> None:
     start = time.perf_counter()
     layered_layout(graph)
     assert time.perf_counter() - start < 2.0
+
+
+# -- folding long chains into columns ----------------------------------------------------
+def long_chain(length: int) -> Graph:
+    graph = Graph(toy_registry())
+    graph.chain("input", *["dense"] * length, "output")
+    return graph
+
+
+def residual_chain(blocks: int) -> Graph:
+    """input, then ``blocks`` residual blocks (dense, dense, add with a skip, dense)."""
+    graph = Graph(toy_registry())
+    last = graph.add("input", "x")
+    for _ in range(blocks):
+        body = graph.chain("dense", "dense", after=last)
+        add = graph.add("add")
+        graph.connect(body, add)
+        graph.connect(last, add)
+        last = graph.add("dense", after=add)
+    graph.add("output", after=last)
+    return graph
+
+
+def columns_of(positions: dict[str, tuple[float, float]]) -> dict[float, list[str]]:
+    columns: dict[float, list[str]] = {}
+    for node_id, (x, _y) in sorted(positions.items(), key=lambda kv: kv[1]):
+        columns.setdefault(x, []).append(node_id)
+    return columns
+
+
+def extent(boxes: dict[str, Rect]) -> tuple[float, float]:
+    return (max(b[2] for b in boxes.values()) - min(b[0] for b in boxes.values()),
+            max(b[3] for b in boxes.values()) - min(b[1] for b in boxes.values()))
+
+
+def test_a_long_chain_folds_into_columns_that_fit_the_area() -> None:
+    graph = long_chain(20)
+    flat = rects(graph, layered_layout(graph))
+    positions = layered_layout(graph, options=LayoutOptions(fold=(1000.0, 700.0)))
+    boxes = rects(graph, positions)
+    assert not overlapping(boxes)
+    columns = columns_of(positions)
+    assert len(columns) > 1, "a chain 20 boxes long is folded"
+    width, height = extent(boxes)
+    flat_width, flat_height = extent(flat)
+    scale = min(1.0, 1000.0 / width, 700.0 / height)
+    assert scale > 0.9, "fits the area at nearly 100 %"
+    assert scale > 2 * min(1000.0 / flat_width, 700.0 / flat_height)
+    lefts = sorted(columns)
+    for left, right in pairwise(lefts):
+        assert right - left >= NODE_WIDTH + LayoutOptions().column_gap - 1
+
+
+def test_each_column_reads_downward_and_continues_at_the_top_of_the_next() -> None:
+    graph = long_chain(20)
+    positions = layered_layout(graph, options=LayoutOptions(fold=(1000.0, 700.0)))
+    columns = columns_of(positions)
+    lefts = sorted(columns)
+    tops = {x: min(positions[n][1] for n in columns[x]) for x in lefts}
+    bottoms = {x: max(positions[n][1] for n in columns[x]) for x in lefts}
+    for edge in graph.edges:
+        (sx, sy), (tx, ty) = positions[edge.source], positions[edge.target]
+        if sx == tx:
+            assert ty > sy
+        else:  # the one wire between two columns: foot of one, head of the next
+            assert lefts.index(tx) == lefts.index(sx) + 1
+            assert sy == bottoms[sx] and ty == tops[tx]
+
+
+def test_folds_fall_between_blocks_never_through_a_branch() -> None:
+    graph = residual_chain(12)
+    positions = layered_layout(graph, options=LayoutOptions(fold=(1200.0, 800.0)))
+    boxes = rects(graph, positions)
+    assert not overlapping(boxes)
+    upward = [e for e in graph.edges if positions[e.target][1] < positions[e.source][1]]
+    assert upward, "twelve residual blocks do not fit 800 px in one column"
+    for edge in upward:
+        assert graph.nodes[edge.source].type == "add", "columns break after a merge"
+        assert len(graph.out_edges(edge.source)) == 1
+    crossing = [e for e in graph.edges if positions[e.source][0] != positions[e.target][0]]
+    skips = [e for e in crossing if e not in upward]
+    assert all(positions[e.target][1] > positions[e.source][1] for e in skips)
+    assert not any(abs(positions[e.target][0] - positions[e.source][0]) > 400
+                   for e in skips), "no skip connection crosses from one column to another"
+
+
+def test_a_chain_that_fits_is_not_folded_and_apply_layout_folds_by_default() -> None:
+    short = long_chain(3)
+    assert len(columns_of(layered_layout(short, options=LayoutOptions(fold=FOLD_AREA)))) == 1
+    graph = long_chain(30)
+    apply_layout(graph)
+    assert len({n.pos[0] for n in graph.nodes.values()}) > 1
+    assert len(columns_of(layered_layout(graph))) == 1, "no fold unless asked"
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 10_000), st.integers(2, 60))
+def test_random_folded_layouts_have_no_overlap(seed: int, size: int) -> None:
+    graph = random_dag(seed, size)
+    positions = layered_layout(graph, options=LayoutOptions(fold=(900.0, 500.0)))
+    assert set(positions) == set(graph.nodes)
+    assert not overlapping(rects(graph, positions))
+
+
+# -- making room around a box that grows or shrinks ---------------------------------------
+def column(count: int, x: float = 0.0) -> dict[str, Rect]:
+    return {f"n{x:g}_{k}": (x, k * 100.0, 196.0, 72.0) for k in range(count)}
+
+
+def test_a_growing_box_pushes_the_boxes_below_and_beside_it() -> None:
+    boxes = {**column(5), **column(5, 300.0)}
+    grown = boxes.pop("n0_1")
+    new = (grown[0], grown[1], 260.0, 500.0)
+    moves = make_room(boxes, grown, new)
+    assert set(moves) >= {"n0_2", "n0_3", "n0_4"} and "n0_0" not in moves
+    assert all(moves[f"n0_{k}"][1] == boxes[f"n0_{k}"][1] + 428.0 for k in (2, 3, 4))
+    assert all(moves[f"n300_{k}"][0] == 364.0 for k in range(5))
+    after = {k: (*moves.get(k, v[:2]), v[2], v[3]) for k, v in boxes.items()}
+    assert not overlapping_pairs({**after, "grown": new})
+
+
+def test_a_shrinking_box_closes_the_gap_it_leaves() -> None:
+    boxes = column(8)
+    region = (0.0, 100.0, 196.0, 372.0)  # n0_1 .. n0_4, about to become one group box
+    rest = {k: v for k, v in boxes.items() if k not in {"n0_1", "n0_2", "n0_3", "n0_4"}}
+    moves = make_room(rest, region, (0.0, 100.0, 196.0, 72.0))
+    assert moves == {"n0_5": (0.0, 200.0), "n0_6": (0.0, 300.0), "n0_7": (0.0, 400.0)}
+
+
+def test_overlapping_pairs_finds_exactly_the_overlaps() -> None:
+    boxes = {"a": (0.0, 0.0, 10.0, 10.0), "b": (10.0, 0.0, 10.0, 10.0),
+             "c": (5.0, 5.0, 10.0, 10.0)}
+    assert sorted(overlapping_pairs(boxes)) == [("a", "c"), ("c", "b")]
