@@ -11,12 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
 
 from netbuilder.core import layout
 from netbuilder.core.document import Document
 from netbuilder.core.errors import NetBuilderError
+from netbuilder.core.messages import one_line
+from netbuilder.core.outputs import check_output_path, write_output
+from netbuilder.core.project_paths import file_problem
 from netbuilder.ui.action_table import FILE_ACTIONS
 from netbuilder.ui.actions import ActionSet
 
@@ -61,9 +64,18 @@ class FileController(QObject):
         """What the title bar calls the window's document."""
         return document_name(self.document)
 
-    def report_error(self, title: str, error: Exception) -> None:
-        """Tell the user that ``title`` failed and why."""
-        QMessageBox.warning(self.window, title, str(error))
+    def report_error(self, title: str, error: Exception | str) -> None:
+        """Tell the user that ``title`` failed and why (one line, control characters escaped).
+
+        Before the window is shown (a file named on the command line), the message waits
+        until it is, and the status bar says it too: the window opens either way.
+        """
+        text = one_line(str(error))
+        if not self.window.isVisible():
+            self.window.show_message(f"{title}: {text}", 30000)
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, title, text))
+            return
+        QMessageBox.warning(self.window, title, text)
 
     # -- asking ------------------------------------------------------------------------------
     def maybe_save(self) -> bool:
@@ -97,7 +109,16 @@ class FileController(QObject):
             self.open_path(Path(path))
 
     def open_path(self, path: Path) -> bool:
-        """Open ``path`` in the window (no question asked); report failures."""
+        """Open ``path`` in the window (no question asked); report failures.
+
+        A folder, pipe, device or missing file is refused by its kind, before anything is
+        read (a pipe with no writer would block).
+        """
+        problem = file_problem(path)
+        if problem is not None:
+            self.report_error("Cannot open the project", problem)
+            self._forget_recent(path)
+            return False
         try:
             document = Document.open(path)
         except (NetBuilderError, OSError) as error:
@@ -151,6 +172,7 @@ class FileController(QObject):
     def save_to(self, path: Path) -> bool:
         """Save the document to ``path``; report failures."""
         try:
+            check_output_path(path)
             self.document.save(path)
         except (OSError, NetBuilderError, ValueError) as error:
             self.report_error("Cannot save the project", error)
@@ -225,8 +247,9 @@ class FileController(QObject):
         """Render the graph shown to ``path`` (PNG or SVG by its suffix)."""
         from netbuilder.ui.render import write_scene
 
+        scene = self.window.editor.view.graph_scene
         try:
-            write_scene(self.window.editor.view.graph_scene, path)
+            write_output(path, lambda staged: write_scene(scene, staged))
         except (OSError, ValueError, NetBuilderError) as error:
             self.report_error("Cannot export the diagram", error)
             return False

@@ -24,13 +24,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import QObject, QStandardPaths
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from netbuilder.core.document import Document
+from netbuilder.core.outputs import write_output
+from netbuilder.core.project_paths import anchored_graph
 from netbuilder.ui.action_table import MODEL_ACTIONS
 from netbuilder.ui.actions import ActionSet
 from netbuilder.ui.busy import JobCancelled, run_busy
+from netbuilder.ui.path_confirm import confirm_paths, default_imported_weights_dir, project_folder
 
 if TYPE_CHECKING:
     from netbuilder.compiler.import_job import ImportedModel
@@ -42,12 +45,6 @@ WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
 PYTHON_FILTER = "Python files (*.py);;All files (*)"
 #: Most classes the transfer-learning question accepts.
 MAX_CLASSES = 100_000
-
-
-def default_imported_weights_dir() -> Path:
-    """``<application data>/imported_weights``: where imported models' weights are kept."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base) / "imported_weights"
 
 
 class ModelsController(QObject):
@@ -80,6 +77,10 @@ class ModelsController(QObject):
         except Exception as error:  # torch and user files fail in many ways: show, don't crash
             self.window.files.report_error(failure, error)
         return None
+
+    def _trusted(self) -> list[Path]:
+        """Folders a project may name without a question (where imports put weights)."""
+        return [self.imported_weights_dir] if self.imported_weights_dir is not None else []
 
     def _weights_module(self) -> ModuleType | None:
         """:mod:`netbuilder.templates.weights`, imported off the GUI thread.
@@ -234,15 +235,18 @@ class ModelsController(QObject):
         from netbuilder.compiler.source import class_name_for
 
         name = class_name or class_name_for(self.window.files.document_name())
-        graph, analysis = self.document.graph, self.document.analysis
+        document = self.document
+        if not confirm_paths(self.window, document, "Export", trusted=self._trusted()):
+            return False
+        graph = anchored_graph(document.graph, project_folder(document))
+        analysis = document.analysis
 
         def write() -> Path:
             from netbuilder.compiler.source import quiet_meta_checkpoints, to_source
 
             with quiet_meta_checkpoints():
                 text = to_source(graph, name, analysis=analysis)
-            path.write_text(text, encoding="utf-8")
-            return path
+            return write_output(path, lambda staged: staged.write_text(text, encoding="utf-8"))
 
         written = self._background(f"Writing {path.name}…", write,
                                    "Cannot export the Python source")
