@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.models = ModelsController(self)
         self.window_actions = ActionSet(WINDOW_ACTIONS, self, self)
         self.training = TrainingLauncher(self, self.training_dock, self.document, self.view)
+        self.training.trusted_folders = self.models.trusted_folders
         self.action_sets: list[ActionSet[Any]] = [
             self.files.actions, self.models.actions, self.editor.edit_actions,
             self.window_actions, self.training.actions]

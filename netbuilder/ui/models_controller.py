@@ -78,7 +78,7 @@ class ModelsController(QObject):
             self.window.files.report_error(failure, error)
         return None
 
-    def _trusted(self) -> list[Path]:
+    def trusted_folders(self) -> list[Path]:
         """Folders a project may name without a question (where imports put weights)."""
         return [self.imported_weights_dir] if self.imported_weights_dir is not None else []
 
@@ -236,7 +236,7 @@ class ModelsController(QObject):
 
         name = class_name or class_name_for(self.window.files.document_name())
         document = self.document
-        if not confirm_paths(self.window, document, "Export", trusted=self._trusted()):
+        if not confirm_paths(self.window, document, "Export", trusted=self.trusted_folders()):
             return False
         graph = anchored_graph(document.graph, project_folder(document))
         analysis = document.analysis

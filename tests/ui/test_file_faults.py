@@ -136,3 +136,26 @@ def test_export_source_asks_before_reading_weights_outside_the_project(
     assert window.models.export_source_to(target), boxes["warning"]
     assert len(boxes["question"]) == 1
     assert "class Net(nn.Module)" in target.read_text(encoding="utf-8")
+
+
+def test_train_asks_before_reading_weights_outside_the_project(
+        tmp_path: Path, boxes: dict[str, list[str]], settings_kwargs: dict[str, object],
+        windows: list[MainWindow]) -> None:
+    window = shown_window(settings_kwargs, windows)
+    window.training.checkpoint_root = tmp_path / "runs"
+    outside = tmp_path / "elsewhere" / "weights.pt"
+    window.document.graph.by_name("c1").init = checkpoint_init(outside, "c1")
+    assert not window.training.train()
+    assert len(boxes["question"]) == 1 and str(outside) in boxes["question"][0]
+    assert window.training.state() == "idle"
+
+
+def test_checkpoints_of_a_document_titled_dot_dot_stay_in_the_runs_folder(
+        tmp_path: Path, boxes: dict[str, list[str]], settings_kwargs: dict[str, object],
+        windows: list[MainWindow]) -> None:
+    window = shown_window(settings_kwargs, windows)
+    window.training.checkpoint_root = tmp_path / "runs"
+    window.document.meta["title"] = ".."
+    folder = window.training.ensure_panel().checkpoint_dir()
+    assert folder is not None and folder.parent == tmp_path / "runs"
+    assert folder.name not in ("", ".", "..")

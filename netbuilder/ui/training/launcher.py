@@ -10,6 +10,7 @@ neither pyqtgraph nor torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,8 @@ class TrainingLauncher(QObject):
         self.document = document
         self.view = view
         self.panel: TrainingPanel | None = None
+        #: Folders a project may name without a question (given to the panel).
+        self.trusted_folders: Callable[[], list[Path]] = list
         self._checkpoint_root: Path | None = default_checkpoint_root()
         self.actions = ActionSet(TRAINING_ACTIONS, self, window)
         self.actions.bind_keys(window)
@@ -81,6 +84,7 @@ class TrainingLauncher(QObject):
 
             self.panel = TrainingPanel(self.document, self.view, self.actions,
                                        self._checkpoint_root)
+            self.panel.trusted_folders = self.trusted_folders
             self.panel.session.stateChanged.connect(lambda _state: self.actions.refresh())
             self.dock.setWidget(self.panel)
             self.actions.refresh()

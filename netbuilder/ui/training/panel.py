@@ -8,8 +8,7 @@ document (settings in ``document.training``, earlier runs in ``document.meta``).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,14 @@ from PySide6.QtWidgets import (
 
 from netbuilder.core.document import Document
 from netbuilder.core.errors import UnknownNodeError
+from netbuilder.core.outputs import OutputError, prepare_output_folder
+from netbuilder.core.project_paths import anchor_training, anchored_graph, safe_folder_name
 from netbuilder.training.callbacks import EpochEnd, FitResult
+from netbuilder.training.config import TrainConfig
 from netbuilder.training.errors import ConfigError
 from netbuilder.ui.actions import FAULT_BANNER, RUN_BAR, ActionSet
 from netbuilder.ui.canvas import GraphView
+from netbuilder.ui.path_confirm import confirm_paths, project_folder
 from netbuilder.ui.training.common import Throttle, caption, named
 from netbuilder.ui.training.curves import CurvesPanel
 from netbuilder.ui.training.features import FeatureMapsPanel
@@ -102,6 +105,8 @@ class TrainingPanel(QWidget):
         named(self, "trainingPanel", "Training panels")
         self.setAutoFillBackground(True)
         self.document = document
+        #: Folders a project may name without a question (the editor's imported weights).
+        self.trusted_folders: Callable[[], list[Path]] = list
         self.view = view
         self.session = TrainingSession(checkpoint_root, self)
         self.runs = 0
@@ -200,7 +205,7 @@ class TrainingPanel(QWidget):
             return None
         name = self.document.path.stem if self.document.path is not None else \
             str(self.document.meta.get("title") or "untitled")
-        return Path(root) / (re.sub(r"[^\w.-]+", "-", name).strip("-") or "untitled")
+        return Path(root) / safe_folder_name(name)
 
     def train(self) -> bool:
         """Start a run with the document's settings; return whether it started."""
@@ -211,8 +216,23 @@ class TrainingPanel(QWidget):
         except ConfigError as exc:
             self.banner.show_error(f"The training settings are invalid: {exc}")
             return False
+        if not confirm_paths(self, self.document, "Train", config.to_dict(),
+                             self.trusted_folders()):
+            return False
+        folder = project_folder(self.document)
+        graph = self.document.graph
+        if folder is not None:  # paths in the project resolve against its folder
+            graph = anchored_graph(graph, folder)
+            config = TrainConfig.from_dict(anchor_training(config.to_dict(), folder))
+        checkpoints = self.checkpoint_dir()
+        try:
+            if checkpoints is not None:
+                prepare_output_folder(checkpoints)
+        except OutputError as error:
+            self.banner.show_error(f"Cannot write checkpoints: {error}")
+            return False
         self.banner.hide()
-        self.session.start(self.document.graph, config, self.checkpoint_dir())
+        self.session.start(graph, config, checkpoints)
         return True
 
     def pause(self) -> None:
