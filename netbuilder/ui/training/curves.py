@@ -1,6 +1,11 @@
 """Learning curves: training loss per step (raw and smoothed), validation loss and accuracy
 per epoch, learning rate; earlier runs of the project drawn underneath.
 
+Each plot's legend sits in the row under it (:class:`~netbuilder.ui.training.legend.
+PlotLegend`), never over the data, and names the earlier runs drawn too. Before the first
+run, with no earlier run to draw, the panel says "No run yet — press Train" instead of
+showing empty axes.
+
 Every curve is one ``PlotDataItem`` whose data is replaced with ``setData`` at most
 :data:`REDRAW_HZ` times a second and only while the panel is visible; long runs stay fast
 with peak downsampling and clip-to-view. The x axis of every plot is the epoch (a step is
@@ -35,6 +40,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QHBoxLayout,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -47,78 +53,22 @@ from netbuilder.ui.training.common import (
     palette_colors,
     series_color,
 )
+from netbuilder.ui.training.legend import PlotLegend
 from netbuilder.ui.training.records import BatchChunk, RunInfo
+from netbuilder.ui.training.series import DEFAULT_SMOOTHING, Series, Smoother
 
 #: Earlier runs drawn under the current one.
 PAST_SHOWN = 3
 #: Points per curve kept in a saved run record.
 RECORD_POINTS = 300
-DEFAULT_SMOOTHING = 0.9
 #: Most redraws per second while training runs.
 REDRAW_HZ = 4
 #: Steps per pixel column above which a curve is drawn as each column's extremes.
 SAMPLES_PER_PIXEL = 1.0
 #: The mantissas a loss axis may end at (times a power of ten).
 NICE_TOPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
-
-
-class Series:
-    """A growing pair of float arrays (capacity doubles: appending is amortised O(1))."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._x = np.empty(capacity)
-        self._y = np.empty(capacity)
-        self.size = 0
-
-    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Append points."""
-        end = self.size + len(x)
-        if end > len(self._x):
-            capacity = max(end, 2 * len(self._x))
-            self._x = np.resize(self._x, capacity)
-            self._y = np.resize(self._y, capacity)
-        self._x[self.size:end] = x
-        self._y[self.size:end] = y
-        self.size = end
-
-    @property
-    def x(self) -> np.ndarray:
-        """The x values (a view)."""
-        return self._x[:self.size]
-
-    @property
-    def y(self) -> np.ndarray:
-        """The y values (a view)."""
-        return self._y[:self.size]
-
-    def clear(self) -> None:
-        """Forget every point."""
-        self.size = 0
-
-
-class Smoother:
-    """Exponential moving average with bias correction (as TensorBoard smooths)."""
-
-    def __init__(self, weight: float = DEFAULT_SMOOTHING) -> None:
-        self.weight = weight
-        self.reset()
-
-    def reset(self) -> None:
-        """Start again."""
-        self._value = 0.0
-        self._count = 0
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        """Smoothed values of ``values`` (continuing the average)."""
-        out = np.empty(len(values))
-        weight, value, count = self.weight, self._value, self._count
-        for k, v in enumerate(values.tolist()):
-            if math.isfinite(v):
-                value = weight * value + (1 - weight) * v
-                count += 1
-            out[k] = value / (1 - weight ** count) if count else math.nan
-        self._value, self._count = value, count
-        return out
+#: What the panel says before the first run (no earlier run shown either).
+EMPTY_TEXT = "No run yet — press Train"
 
 
 class CurvesPanel(QWidget):
@@ -142,9 +92,12 @@ class CurvesPanel(QWidget):
         self.lr = Series()
         self.epochs: list[EpochEnd] = []
         self.past: list[dict[str, Any]] = []
+        #: The finished run still drawn in colour (not drawn again as an earlier run).
+        self.current_record: dict[str, Any] | None = None
         self._loss_smoother = Smoother()
         self._acc_smoother = Smoother()
         self._dirty = False
+        self.started = False  # a run began since the panel was last cleared
         self._throttle = Throttle(REDRAW_HZ, self.redraw, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -152,10 +105,20 @@ class CurvesPanel(QWidget):
         layout.addLayout(self._controls())
         self.graphics = pg.GraphicsLayoutWidget()
         named(self.graphics, "curvesPlots", "Loss, accuracy and learning-rate plots",
-              "Drag to pan, wheel to zoom, right-click for options; double-click resets")
-        layout.addWidget(self.graphics, 1)
+              "Drag to pan, wheel to zoom, right-click for options; double-click resets; "
+              "click a legend line to hide or show its curve")
+        self.empty = caption(EMPTY_TEXT, "curvesEmpty",
+                             "The loss, accuracy and learning rate are drawn here as the "
+                             "network trains")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages = QStackedWidget()
+        named(self.pages, "curvesPages", "Learning curves")
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.graphics)
+        layout.addWidget(self.pages, 1)
         self._make_plots()
         self.apply_theme()
+        self._show_page()
 
     # -- construction -------------------------------------------------------------------------
     def _controls(self) -> QHBoxLayout:
@@ -201,6 +164,7 @@ class CurvesPanel(QWidget):
         return row
 
     def _make_plots(self) -> None:
+        self.legends: dict[pg.PlotItem, PlotLegend] = {}
         self.loss_plot = self._plot(0, "Loss", "loss")
         self.acc_plot = self._plot(1, "Accuracy", "accuracy")
         self.lr_plot = self._plot(2, "Learning rate", "lr")
@@ -213,7 +177,12 @@ class CurvesPanel(QWidget):
         self.loss_plot.getViewBox().sigRangeChangedManually.connect(self._loss_zoomed)
         self.acc_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
+        grid = self.graphics.ci.layout
+        grid.setRowStretchFactor(0, 1)
+        for column in range(3):
+            grid.setColumnStretchFactor(column, 1)
         self.past_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self._past_entries: list[tuple[PlotLegend, pg.PlotDataItem]] = []
         self._looks: list[tuple[pg.PlotDataItem, str, float, int, bool]] = []
         self.loss_raw_item = self._curve(self.loss_plot, "train (raw)", "train", 1.0, alpha=80)
         self.loss_item = self._curve(self.loss_plot, "train (smoothed)", "smooth", 2.2)
@@ -223,26 +192,31 @@ class CurvesPanel(QWidget):
         self.lr_item = self._curve(self.lr_plot, "learning rate", "lr", 2.0)
 
     def _plot(self, column: int, title: str, name: str) -> pg.PlotItem:
+        """A plot in ``column`` with its legend in the row under it (off the data)."""
         plot = self.graphics.addPlot(row=0, col=column, title=title)
         plot.setObjectName(f"curvesPlot{name.title()}")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "epoch")
-        plot.addLegend(offset=(-8, 8), labelTextSize="9pt")
+        legend = PlotLegend()
+        legend.setObjectName(f"curvesLegend{name.title()}")
+        self.graphics.addItem(legend, row=1, col=column)
+        legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.legends[plot] = legend
         plot.setMenuEnabled(True)
         plot.getViewBox().setMouseMode(pg.ViewBox.RectMode)
         for axis in ("left", "bottom"):
             item = plot.getAxis(axis)
             item.setStyle(maxTickLevel=1)
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        plot.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
     def _curve(self, plot: pg.PlotItem, name: str, series: str, width: float, *,
                alpha: int = 255, symbol: bool = False) -> pg.PlotDataItem:
-        options: dict[str, Any] = {"name": name}
+        options: dict[str, Any] = {}
         if symbol:
             options.update(symbol="o", symbolSize=6)
         item = plot.plot([], [], **options)
+        self.legends[plot].addItem(item, name)
         item.setDownsampling(auto=True, method="peak")
         # pyqtgraph keeps ~5 points per pixel column; with "peak" (each column's minimum
         # and maximum) one is as exact on screen and a repaint of a long run costs a
@@ -274,11 +248,8 @@ class CurvesPanel(QWidget):
                 item = plot.getAxis(axis)
                 item.setPen(pg.mkPen(text))
                 item.setTextPen(pg.mkPen(text))
-            if plot.legend is not None:
-                plot.legend.setLabelTextColor(text)
-                for _sample, label in plot.legend.items:
-                    label.setText(label.text)  # the colour applies when the text is set
-                plot.legend.setBrush(pg.mkBrush(base.red(), base.green(), base.blue(), 200))
+            self.legends[plot].set_text_color(text)
+        self.empty.setStyleSheet(f"color: {text.name()}; font-size: 13pt;")
         self._paint_curves()
         self._draw_past()
 
@@ -295,6 +266,8 @@ class CurvesPanel(QWidget):
         for series in (self.raw, self.smooth, self.acc_raw, self.acc_smooth, self.lr):
             series.clear()
         self.epochs.clear()
+        self.started = False
+        self.current_record = None
         self._loss_smoother.reset()
         self._acc_smoother.reset()
         self.run_label.setText(label)
@@ -307,6 +280,8 @@ class CurvesPanel(QWidget):
         self.steps_per_epoch = max(info.steps_per_epoch, 1)
         self._loss_manual = False
         self.clear(label)
+        self.started = True
+        self._show_page()
         first = info.start_step / self.steps_per_epoch
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.enableAutoRange(x=False)
@@ -337,9 +312,11 @@ class CurvesPanel(QWidget):
 
     def end_run(self) -> dict[str, Any] | None:
         """Keep the finished run as an earlier run; return its record (``None``: empty)."""
+        self._throttle.flush()  # the last steps are drawn, not left pending
         if not self.raw.size:
             return None
         record = self.record()
+        self.current_record = record
         self.past.insert(0, record)
         del self.past[PAST_SHOWN * 3:]
         self.runRecorded.emit(record)
@@ -435,34 +412,60 @@ class CurvesPanel(QWidget):
             self.lr_plot.setYRange(0.0, top, padding=0)
 
     def _draw_past(self) -> None:
+        """Draw the earlier runs shown, dashed grey, each with a legend entry."""
         for plot, item in self.past_items:
             plot.removeItem(item)
         self.past_items.clear()
+        for legend, item in self._past_entries:
+            legend.removeItem(item)
+        self._past_entries.clear()
         losses: list[np.ndarray] = []
         if self.show_past.isChecked():
             color = series_color("past")
-            for rank, record in enumerate(self.past[:PAST_SHOWN]):
+            earlier = [r for r in self.past if r is not self.current_record]
+            for rank, record in enumerate(earlier[:PAST_SHOWN]):
                 color.setAlpha(170 - 40 * rank)
                 pen = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
-                losses.append(self._past_curve(self.loss_plot, record.get("x"),
-                                               record.get("loss"), pen))
-                losses.append(self._past_curve(self.loss_plot, record.get("epochs"),
-                                               record.get("val_loss"), pen))
-                self._past_curve(self.acc_plot, record.get("epochs"), record.get("val_acc"),
-                                 pen)
+                losses += self._draw_run(record, pen)
         self._past_losses = np.concatenate(losses) if losses else np.empty(0)
         self._fit_loss()
+        self._show_page()
 
-    def _past_curve(self, plot: pg.PlotItem, x: Any, y: Any, pen: Any) -> np.ndarray:
-        """Draw an earlier run's curve; return its values (empty when it has none)."""
+    def _draw_run(self, record: dict[str, Any], pen: Any) -> list[np.ndarray]:
+        """Draw one earlier run; return the loss values drawn."""
+        name = past_run_name(record)
+        loss = [self._past_curve(self.loss_plot, record.get("x"), record.get("loss"), pen),
+                self._past_curve(self.loss_plot, record.get("epochs"),
+                                 record.get("val_loss"), pen)]
+        accuracy = self._past_curve(self.acc_plot, record.get("epochs"),
+                                    record.get("val_acc"), pen)
+        for plot, drawn in ((self.loss_plot, loss), (self.acc_plot, [accuracy])):
+            item = next((item for item, _values in drawn if item is not None), None)
+            if item is not None:
+                self.legends[plot].addItem(item, name)
+                self._past_entries.append((self.legends[plot], item))
+        return [values for _item, values in loss]
+
+    def _past_curve(self, plot: pg.PlotItem, x: Any, y: Any,
+                    pen: Any) -> tuple[pg.PlotDataItem | None, np.ndarray]:
+        """Draw an earlier run's curve; return it and its values (none when empty)."""
         if not x or not y or len(x) != len(y):
-            return np.empty(0)
+            return None, np.empty(0)
         values = np.array([np.nan if v is None else v for v in y], dtype=float)
         item = pg.PlotDataItem(np.asarray(x, dtype=float), values, pen=pen, connect="finite")
         item.setZValue(-10)
         plot.addItem(item)
         self.past_items.append((plot, item))
-        return values
+        return item, values
+
+    def _show_page(self) -> None:
+        """The plots once a run started or an earlier run is drawn; else the empty state."""
+        has_curves = self.started or bool(self.past_items)
+        page = self.graphics if has_curves else self.empty
+        if self.pages.currentWidget() is not page:
+            self.pages.setCurrentWidget(page)
+            if has_curves:  # size the plots now: the first points are thinned to their width
+                self.graphics.ci.layout.activate()
 
     # -- export -------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
@@ -525,6 +528,12 @@ def loss_axis(values: np.ndarray, log: bool) -> tuple[float, float] | None:
     scale = 10.0 ** math.floor(math.log10(peak))
     top = next(m for m in NICE_TOPS if m * scale >= peak) * scale
     return min(0.0, float(values.min())), top
+
+
+def past_run_name(record: dict[str, Any]) -> str:
+    """The legend entry of an earlier run: ``Run 2 (earlier)``."""
+    label = str(record.get("label") or "").split(" · ")[0].strip()
+    return f"{label or 'Run'} (earlier)"
 
 
 def _thin(size: int, points: int) -> np.ndarray:
