@@ -421,7 +421,7 @@ def test_results_and_earlier_runs_after_training(qtbot: QtBot, tmp_path: Path,
     assert panel.toolbar.progress.format() == "Completed: trained 3 epochs"
     shown = results.results
     assert shown.confusion.shape == (10, 10) and shown.total == 359
-    assert results.matrix_item.image is not None and results.matrix_item.image.shape == (10, 10)
+    assert results.matrix.counts.shape == (10, 10) and results.matrix.classes == shown.classes
     wrong = shown.total - int(shown.confusion.trace())
     assert results.errors.count() == min(wrong, 48) > 0
     losses = list(shown.worst_loss)

@@ -1,17 +1,18 @@
 """After training: the confusion matrix on the validation set and the worst errors.
 
-The confusion matrix is one row-major ``ImageItem`` coloured by the share of each true
-class (row) predicted as each class, with the counts written in the cells when there are
-few classes. The worst errors — wrong predictions with the highest loss — are a grid of
-the validation images with their predicted and true labels.
+The confusion matrix (:class:`~netbuilder.ui.training.confusion.ConfusionMatrixView`) is
+a square of cells coloured by the share of each true class (row) predicted as each class,
+in the theme's colours, with the counts written in the cells when there are few classes;
+the splitter gives it a width that matches its height, so it fills its side of the panel.
+The worst errors — wrong predictions with the highest loss — are a grid of the
+validation images with their predicted and true labels.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QListView,
     QListWidget,
@@ -21,13 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from netbuilder.ui.training.common import caption, named, palette_colors, to_display
+from netbuilder.ui.training.common import caption, named, to_display
+from netbuilder.ui.training.confusion import ConfusionMatrixView
 from netbuilder.ui.training.records import Results
 
-#: Classes up to which counts are written in the cells and every class is named.
-LABELLED_CLASSES = 20
-CONFUSION_MAP = "CET-L12"
 ICON_SIZE = 72
+#: Share of the panel's width the matrix may take at most.
+MATRIX_MAX_SHARE = 0.6
 
 
 def image_to_pixmap(pixels: np.ndarray, size: int = ICON_SIZE) -> QPixmap:
@@ -50,7 +51,7 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         named(self, "resultsPanel", "Results")
         self.results: Results | None = None
-        self._cell_labels: list[pg.TextItem] = []
+        self._splitter_moved = False  # the user chose the split: keep it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.summary = caption("Results appear when a run ends", "resultsSummary",
@@ -58,28 +59,17 @@ class ResultsPanel(QWidget):
                                role="heading")
         self.summary.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(self.summary)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        named(splitter, "resultsSplitter", "Confusion matrix and worst errors")
-        splitter.addWidget(self._matrix())
-        splitter.addWidget(self._errors())
-        splitter.setSizes([520, 700])
-        layout.addWidget(splitter, 1)
-        self.apply_theme()
-
-    def _matrix(self) -> pg.GraphicsLayoutWidget:
-        self.graphics = pg.GraphicsLayoutWidget()
-        named(self.graphics, "confusionMatrix", "Confusion matrix",
-              "Row: true class; column: predicted class; colour: share of the row")
-        self.matrix_plot = self.graphics.addPlot(title="Confusion matrix (validation)")
-        self.matrix_plot.setLabel("left", "true class")
-        self.matrix_plot.setLabel("bottom", "predicted class")
-        self.matrix_plot.getViewBox().invertY(True)
-        self.matrix_plot.getViewBox().setAspectLocked(True)
-        self.matrix_plot.setMenuEnabled(False)
-        self.matrix_item = pg.ImageItem(axisOrder="row-major")
-        self.matrix_item.setLookupTable(pg.colormap.get(CONFUSION_MAP).getLookupTable(nPts=256))
-        self.matrix_plot.addItem(self.matrix_item)
-        return self.graphics
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        named(self.splitter, "resultsSplitter", "Confusion matrix and worst errors")
+        self.matrix = ConfusionMatrixView()
+        named(self.matrix, "confusionMatrix", "Confusion matrix",
+              "Row: true class; column: predicted class; colour: share of the row. "
+              "Hover a cell to read it")
+        self.splitter.addWidget(self.matrix)
+        self.splitter.addWidget(self._errors())
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.splitterMoved.connect(self._user_split)
+        layout.addWidget(self.splitter, 1)
 
     def _errors(self) -> QWidget:
         box = QWidget()
@@ -103,29 +93,35 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.errors, 1)
         return box
 
-    # -- theme ---------------------------------------------------------------------------------
-    def apply_theme(self) -> None:
-        """Draw in the application palette's colours."""
-        base, text, _grid = palette_colors()
-        self.graphics.setBackground(base)
-        plot = self.matrix_plot
-        plot.setTitle(plot.titleLabel.text, color=text.name(), size="9pt")
-        for axis in ("left", "bottom"):
-            plot.getAxis(axis).setPen(pg.mkPen(text))
-            plot.getAxis(axis).setTextPen(pg.mkPen(text))
+    # -- the split -----------------------------------------------------------------------------
+    def _user_split(self, _pos: int, _index: int) -> None:
+        self._splitter_moved = True
 
-    def changeEvent(self, event: QEvent) -> None:
-        """Follow theme changes."""
-        if event.type() == QEvent.Type.PaletteChange:
-            self.apply_theme()
-        super().changeEvent(event)
+    def fit_matrix(self) -> None:
+        """Give the matrix a width that matches its height (until the user drags the split)."""
+        total = self.splitter.width() - self.splitter.handleWidth()
+        if self._splitter_moved or total <= 0:
+            return
+        wanted = self.matrix.width_for_height(self.matrix.height())
+        width = max(self.matrix.minimumSizeHint().width(),
+                    min(wanted, round(total * MATRIX_MAX_SHARE)))
+        self.splitter.setSizes([width, total - width])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep the matrix square and its side filled."""
+        super().resizeEvent(event)
+        self.fit_matrix()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Fit the matrix to the size the panel has when shown."""
+        super().showEvent(event)
+        self.fit_matrix()
 
     # -- content -------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget the last results (a new run started)."""
         self.results = None
-        self.matrix_item.clear()
-        self._clear_cells()
+        self.matrix.clear()
         self.errors.clear()
         self.summary.setText("Results appear when the run ends")
 
@@ -140,36 +136,7 @@ class ResultsPanel(QWidget):
         self._show_errors(results)
 
     def _show_matrix(self, results: Results) -> None:
-        counts = results.confusion.astype(np.float64)
-        rows = counts.sum(axis=1, keepdims=True)
-        share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
-        self.matrix_item.setImage(share, levels=(0.0, 1.0), autoLevels=False)
-        self.matrix_item.setRect(-0.5, -0.5, len(share), len(share))
-        classes = results.classes
-        step = max(1, len(classes) // LABELLED_CLASSES)
-        ticks = [[(k, str(name)) for k, name in enumerate(classes) if k % step == 0]]
-        self.matrix_plot.getAxis("left").setTicks(ticks)
-        self.matrix_plot.getAxis("bottom").setTicks(ticks)
-        self._label_cells(results.confusion, share)
-        self.matrix_plot.autoRange(padding=0.02)
-
-    def _label_cells(self, counts: np.ndarray, share: np.ndarray) -> None:
-        self._clear_cells()
-        if len(counts) > LABELLED_CLASSES:
-            return
-        for (row, column), count in np.ndenumerate(counts):
-            if not count:
-                continue
-            color = QColor("#ffffff") if share[row, column] > 0.55 else QColor("#1d2330")
-            label = pg.TextItem(str(int(count)), color=color, anchor=(0.5, 0.5))
-            label.setPos(column, row)
-            self.matrix_plot.addItem(label)
-            self._cell_labels.append(label)
-
-    def _clear_cells(self) -> None:
-        for label in self._cell_labels:
-            self.matrix_plot.removeItem(label)
-        self._cell_labels.clear()
+        self.matrix.set_matrix(results.confusion, results.classes)
 
     def _show_errors(self, results: Results) -> None:
         self.errors.clear()
