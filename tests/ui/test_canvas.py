@@ -91,11 +91,20 @@ def test_a_shape_error_shows_on_the_node(chain_view: GraphView) -> None:
     assert not conv.look.errors
 
 
-def test_heavy_nodes_are_marked(make_view: MakeView) -> None:
-    view = make_view(canvas_graphs.lenet5())
-    looks = {i.look.name: i.look for i in view.graph_scene.node_items()}
-    assert looks["f5"].heavy_params and "of params" in looks["f5"].heavy
-    assert not looks["act1"].heavy
+def test_heavy_is_relative_to_a_large_network_and_explained(make_view: MakeView) -> None:
+    small = make_view(canvas_graphs.lenet5())
+    assert not any(i.look.heavy for i in small.graph_scene.node_items()), \
+        "in a network of five weighted layers nothing is singled out"
+    graph = canvas_graphs.residual(4)
+    commands.set_param(graph, graph.by_name("fc").id, "out_features", 1000).redo()
+    view = make_view(graph)
+    items = {i.look.name: i for i in view.graph_scene.node_items()}
+    fc = items["fc"]
+    assert fc.look.heavy_params and not items["stem_bn"].look.heavy
+    assert "Heavy" in fc.tooltip() and "of its parameters" in fc.tooltip()
+    texts = {t.text: t for t in fc.shown_texts(1.0)}
+    assert texts[fc.look.params].pen == "text", "a heavy cost is not drawn as a warning"
+    assert not any("▲" in t for t in texts)
 
 
 def test_frozen_and_group_state_follow_the_model(chain_view: GraphView) -> None:

@@ -8,6 +8,7 @@ did not change neither rebuilds its text nor repaints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -15,8 +16,15 @@ from netbuilder.core.analysis import Analysis, NodeInfo, format_shape
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, INPUT, OUTPUT
 
-#: A node is "heavy" when it holds at least this share of the parameters or of the MACs.
+#: A layer is "heavy" in parameters (MACs) when it holds at least this share of the
+#: network's total...
 HEAVY_SHARE = 0.10
+#: ... and is among this top fraction of the network's layers by that cost; a group when
+#: it holds at least this share.
+HEAVY_TOP, HEAVY_GROUP_SHARE = 0.05, 0.25
+#: Nothing is heavy in a network with fewer layers with parameters: there, a big share
+#: says little (a batch norm may hold a third of a tiny network's parameters).
+HEAVY_MIN_LAYERS = 12
 
 _IO = (INPUT, OUTPUT, GROUP_INPUT, GROUP_OUTPUT)
 
@@ -50,8 +58,9 @@ class NodeLook:
         group: The node is a (collapsed) group.
         frozen: Excluded from training.
         heavy: Share text (``41% of params``) when the node is heavy, else ``""``.
-        heavy_params: The node holds at least :data:`HEAVY_SHARE` of the parameters.
-        heavy_macs: The node does at least :data:`HEAVY_SHARE` of the MACs.
+        heavy_params: The node is among the network's heaviest in parameters
+            (:class:`HeavyRule`).
+        heavy_macs: The node is among the network's heaviest in MACs.
         errors: Error messages shown on the node.
         warnings: Warning messages.
     """
@@ -86,7 +95,8 @@ class NodeLook:
         if cost:
             lines.append(_esc(cost))
         if self.heavy:
-            lines.append(f"heavy: {_esc(self.heavy)}")
+            lines.append(f"<b>Heavy</b>: {_esc(self.heavy)} of the network — among its "
+                         "costliest parts (the highlighted figures)")
         if self.frozen:
             lines.append("frozen (not trained)")
         if self.group:
@@ -114,19 +124,68 @@ def _count(value: int, unit: str) -> str:
     return f"{compact_number(value)} {unit}" if value else ""
 
 
-def _shares(info: NodeInfo | None, analysis: Analysis) -> tuple[float, float]:
-    """The node's share of all parameters and of all MACs."""
+@dataclass(frozen=True)
+class HeavyRule:
+    """Which nodes are heavy: the costliest few of a network large enough to say so.
+
+    A layer (a node without a body) is heavy in parameters when it is among the top
+    :data:`HEAVY_TOP` of the network's layers by parameters and holds at least
+    :data:`HEAVY_SHARE` of them; a group when it holds :data:`HEAVY_GROUP_SHARE`. The same
+    for MACs. In a network of fewer than :data:`HEAVY_MIN_LAYERS` layers with parameters
+    nothing is heavy.
+
+    Attributes:
+        params: Least parameters of a heavy layer (``inf``: none is heavy).
+        macs: Least MACs of a heavy layer.
+        group_params: Least parameters of a heavy group.
+        group_macs: Least MACs of a heavy group.
+    """
+
+    params: float = math.inf
+    macs: float = math.inf
+    group_params: float = math.inf
+    group_macs: float = math.inf
+
+    @classmethod
+    def of(cls, graph: Graph, analysis: Analysis) -> HeavyRule:
+        """The rule for the whole network ``graph`` belongs to, given its analysis."""
+        params, macs = [], []
+        for _level, node in graph.root.walk():
+            info = analysis.nodes.get(node.id)
+            if node.body is None and info is not None:
+                params.append(info.params)
+                macs.append(info.macs)
+        if sum(1 for p in params if p) < HEAVY_MIN_LAYERS:
+            return cls()
+        return cls(_top(params, analysis.total_params), _top(macs, analysis.total_macs),
+                    HEAVY_GROUP_SHARE * analysis.total_params or math.inf,
+                    HEAVY_GROUP_SHARE * analysis.total_macs or math.inf)
+
+    def heavy(self, node: Node, info: NodeInfo | None) -> tuple[bool, bool]:
+        """Whether ``node`` is heavy in parameters and in MACs."""
+        if info is None:
+            return False, False
+        if node.body is not None:
+            return info.params >= self.group_params, info.macs >= self.group_macs
+        return info.params >= self.params, info.macs >= self.macs
+
+
+def _top(costs: list[int], total: int) -> float:
+    """The least cost among the top :data:`HEAVY_TOP` that holds :data:`HEAVY_SHARE`."""
+    ranked = sorted((c for c in costs if c), reverse=True)
+    if not ranked or not total:
+        return math.inf
+    rank = ranked[max(1, math.ceil(len(ranked) * HEAVY_TOP)) - 1]
+    return max(float(rank), HEAVY_SHARE * total)
+
+
+def _heavy_text(info: NodeInfo | None, analysis: Analysis, params: bool, macs: bool) -> str:
     if info is None:
-        return 0.0, 0.0
-    params = info.params / analysis.total_params if analysis.total_params else 0.0
-    macs = info.macs / analysis.total_macs if analysis.total_macs else 0.0
-    return params, macs
-
-
-def _heavy_text(params: float, macs: float) -> str:
-    parts = [f"{share:.0%} of {what}" for share, what in ((params, "params"), (macs, "MACs"))
-             if share >= HEAVY_SHARE]
-    return ", ".join(parts)
+        return ""
+    parts = [f"{part / total:.0%} of its {what}" for part, total, what, flag in (
+        (info.params, analysis.total_params, "parameters", params),
+        (info.macs, analysis.total_macs, "MACs", macs)) if flag and total]
+    return " and ".join(parts)
 
 
 def _ports(graph: Graph, node: Node) -> tuple[tuple[PortLook, ...], tuple[PortLook, ...]]:
@@ -154,7 +213,7 @@ def _label(graph: Graph, node: Node) -> str:
 
 
 def describe(graph: Graph, node: Node, analysis: Analysis,
-             inner_errors: tuple[str, ...] = ()) -> NodeLook:
+             inner_errors: tuple[str, ...] = (), rule: HeavyRule | None = None) -> NodeLook:
     """The look of ``node`` (of ``graph``) given ``analysis``.
 
     Args:
@@ -162,6 +221,7 @@ def describe(graph: Graph, node: Node, analysis: Analysis,
         node: The node.
         analysis: The document's current analysis.
         inner_errors: Errors inside a group's body, shown on the group.
+        rule: Which nodes are heavy (default: computed for ``graph``'s network).
     """
     spec = graph.spec(node)
     info = analysis.nodes.get(node.id)
@@ -174,15 +234,16 @@ def describe(graph: Graph, node: Node, analysis: Analysis,
     label = _label(graph, node)
     params = _count(info.params, "params") if info is not None else ""
     macs = _count(info.macs, "MACs") if info is not None else ""
-    share_params, share_macs = _shares(info, analysis)
+    heavy_params, heavy_macs = (rule or HeavyRule.of(graph, analysis)).heavy(node, info)
     group = node.body is not None
     return NodeLook(
         name=node.name, title=spec.title, family=spec.family, label=label,
         shape="" if shape is None else format_shape(shape), params=params, macs=macs,
         inputs=inputs, outputs=outputs,
         compact=node.type in _IO or not (label or params or macs or group),
-        group=group, frozen=node.frozen, heavy=_heavy_text(share_params, share_macs),
-        heavy_params=share_params >= HEAVY_SHARE, heavy_macs=share_macs >= HEAVY_SHARE,
+        group=group, frozen=node.frozen,
+        heavy=_heavy_text(info, analysis, heavy_params, heavy_macs),
+        heavy_params=heavy_params, heavy_macs=heavy_macs,
         errors=tuple(i.message for i in issues if i.severity == "error") + inner_errors,
         warnings=tuple(i.message for i in issues if i.severity != "error"),
     )
@@ -200,6 +261,7 @@ class LookBook:
 
     def __init__(self) -> None:
         self._keys: dict[str, tuple[object, ...]] = {}
+        self._rule: tuple[Analysis | None, HeavyRule] = (None, HeavyRule())
 
     def forget(self, node_id: str) -> None:
         """Drop what is known of a node that left the view."""
@@ -213,8 +275,7 @@ class LookBook:
                 stamp: int) -> Iterator[tuple[str, NodeLook]]:
         """``(node id, look)`` for each of ``node_ids`` whose look may have changed."""
         nested = nested_errors(graph, analysis) if analysis.errors else {}
-        total_params = analysis.total_params * HEAVY_SHARE
-        total_macs = analysis.total_macs * HEAVY_SHARE
+        rule = self.heavy_rule(graph, analysis)
         for node_id in node_ids:
             node = graph.nodes.get(node_id)
             if node is None:
@@ -224,14 +285,18 @@ class LookBook:
                 stamp, node.resolved, node.name, node.frozen, nested.get(node_id),
                 None if info is None else (
                     info.outputs, info.inputs, info.params, info.macs,
-                    tuple(i.message for i in info.issues),
-                    bool(total_params) and info.params >= total_params,
-                    bool(total_macs) and info.macs >= total_macs))
+                    tuple(i.message for i in info.issues), rule.heavy(node, info)))
             if key is not None and self._keys.get(node_id) == key:
                 continue
             if key is not None:
                 self._keys[node_id] = key
-            yield node_id, describe(graph, node, analysis, nested.get(node_id, ()))
+            yield node_id, describe(graph, node, analysis, nested.get(node_id, ()), rule)
+
+    def heavy_rule(self, graph: Graph, analysis: Analysis) -> HeavyRule:
+        """The heavy rule of ``analysis`` (computed once per analysis)."""
+        if self._rule[0] is not analysis:
+            self._rule = (analysis, HeavyRule.of(graph, analysis))
+        return self._rule[1]
 
 
 def edge_errors(graph: Graph, analysis: Analysis) -> dict[Edge, str]:

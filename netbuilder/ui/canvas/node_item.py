@@ -4,31 +4,43 @@ A :class:`NodeItem` draws a :class:`~netbuilder.ui.canvas.looks.NodeLook` and no
 else; it holds no domain state. Geometry (box, header and port paths, bounding rect) is
 computed when the look's ports change, text is laid out once per look change
 (``QStaticText``), and the item is cached in device coordinates, so a repaint of an
-unchanged node is a pixmap blit. Below a level of detail of 0.4 only a coloured box is
-drawn.
+unchanged node is a pixmap blit.
+
+Semantic zoom: what a node shows depends on the view's scale (the level of detail of the
+painter's transform), so that no text is ever smaller than
+:data:`~netbuilder.ui.canvas.style.MIN_SCREEN_PX` on screen, and all of it is drawn at
+full contrast:
+
+* from :data:`LOD_FULL` up, the full view: name and block type in the header, key
+  parameters, output shape, parameters and MACs in the body;
+* from :data:`LOD_SUMMARY` up, the summary: name and output shape in larger letters;
+* below, a bar in the family's colour labelled with the name (and the shape where the
+  bar is tall enough) in device pixels, elided to the bar's width plus a little of the
+  margin around it, so that labels never reach a neighbour.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPolygonF, QStaticText
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPolygonF, QStaticText, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from netbuilder.core.layout import IO_HEIGHT as COMPACT_HEIGHT
 from netbuilder.core.layout import NODE_HEIGHT, NODE_WIDTH, PORT_PITCH
 from netbuilder.ui.canvas.looks import NodeLook, PortLook
-from netbuilder.ui.canvas.style import CanvasStyle
+from netbuilder.ui.canvas.style import FULL_PX, MIN_SCREEN_PX, SUMMARY_PX, CanvasStyle
 
 if TYPE_CHECKING:
     from netbuilder.ui.canvas.edge_item import EdgeItem
 
-#: Below this level of detail nodes are plain coloured boxes.
-LOD_BOXES = 0.4
-#: Below this level of detail only the name is written.
-LOD_NAME = 0.55
+#: From this scale up a node shows everything (its smallest text is readable).
+LOD_FULL = MIN_SCREEN_PX / FULL_PX
+#: From this scale up to :data:`LOD_FULL`, its name and shape; below, a labelled bar.
+LOD_SUMMARY = MIN_SCREEN_PX / SUMMARY_PX
 #: Colour, glyph and explanation of each training flag (see :meth:`NodeItem.set_flag`).
 FLAGS = {
     "vanishing": ("#2b8fd6", "↓", "Vanishing gradient: the gradient norm of this node's "
@@ -44,7 +56,29 @@ PORT_RADIUS = 5.0
 SLOT_WIDTH = 28.0
 PAD = 10.0
 _MARGIN = 12.0  # room for the selection halo, badges and ports outside the box
+_OVERFLOW = 10.0  # how far a bar's label may reach out of the bar, each side
 _HIT = 10.0
+_IDENTITY = QTransform()
+
+#: One text of a node: laid out text, top-left corner, font and pen (style keys).
+TextRun = tuple[QStaticText, QPointF, str, str]
+
+
+@dataclass(frozen=True)
+class ShownText:
+    """A text a node shows at some scale (see :meth:`NodeItem.shown_texts`).
+
+    Attributes:
+        text: The text as drawn (elided if it had to be).
+        pixels: Its font's size on screen, in pixels.
+        pen: The style pen it is drawn with (``text``, ``header_text``...).
+        rect: Where it lies, in item coordinates.
+    """
+
+    text: str
+    pixels: float
+    pen: str
+    rect: QRectF
 
 
 def box_size(look: NodeLook) -> tuple[float, float]:
@@ -70,7 +104,8 @@ class NodeItem(QGraphicsItem):
         self.edges: list[EdgeItem] = []
         self.hot_ports: frozenset[tuple[str, str]] = frozenset()
         self.flag = ""
-        self._texts: dict[str, tuple[QStaticText, QPointF]] | None = None
+        self._full: tuple[list[TextRun], list[QRectF]] | None = None
+        self._summary: list[TextRun] | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -90,7 +125,7 @@ class NodeItem(QGraphicsItem):
             self._layout_geometry()
             for edge in self.edges:
                 edge.update_path()
-        self._texts = None  # laid out again when next painted
+        self._forget_text()  # laid out again when next painted
         self.update()
         return True
 
@@ -110,8 +145,12 @@ class NodeItem(QGraphicsItem):
     def set_style(self, style: CanvasStyle) -> None:
         """Repaint with another theme."""
         self.style = style
-        self._texts = None
+        self._forget_text()
         self.update()
+
+    def _forget_text(self) -> None:
+        self._full = None
+        self._summary = None
 
     def set_hot_ports(self, ports: frozenset[tuple[str, str]]) -> None:
         """Highlight ports (``("in", name)``/``("out", name)``) a dragged wire may join."""
@@ -208,60 +247,157 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     # -- text ---------------------------------------------------------------------------
-    def _layout_text(self) -> dict[str, tuple[QStaticText, QPointF]]:
+    def _full_runs(self) -> tuple[list[TextRun], list[QRectF]]:
+        """The full view's texts, and the highlights behind heavy costs."""
+        if self._full is None:
+            self._full = self._layout_full()
+        return self._full
+
+    def _layout_full(self) -> tuple[list[TextRun], list[QRectF]]:
         style, look, width = self.style, self.look, self._width
         title, title_w = style.text("title", look.title, width * 0.45)
-        glyphs = 14.0 if look.frozen else 0.0
-        left = PAD + (TOGGLE if look.group else 0.0)
-        name_room = width - PAD - left - title_w - 8.0 - glyphs
-        texts = {"name": (style.text("name", look.name, name_room)[0], QPointF(left, 5.0)),
-                 "title": (title, QPointF(width - PAD - title_w, 6.5))}
-        for key, (text, font, x, y, room) in self._body_rows().items():
-            texts[key] = (style.text(font, text, room)[0], QPointF(x, y))
-        return texts
+        left = self._name_left()
+        name_room = width - PAD - left - title_w - 8.0 - self._glyph_room()
+        runs: list[TextRun] = [
+            (style.text("name", look.name, name_room)[0],
+             QPointF(left, (HEADER - style.line_height("name")) / 2), "name", "header_text"),
+            (title, QPointF(width - PAD - title_w, (HEADER - style.line_height("title")) / 2),
+             "title", "header_text")]
+        pills: list[QRectF] = []
+        for text, font, x, y, room in self._body_rows():
+            if not text:
+                continue
+            static, used = style.text(font, text, room)
+            runs.append((static, QPointF(x, y), font, "text"))
+            if font == "small_bold":
+                pills.append(QRectF(x - 4.0, y - 1.0, used + 8.0,
+                                    style.line_height(font) + 2.0))
+        return runs, pills
 
-    def _body_rows(self) -> dict[str, tuple[str, str, float, float, float]]:
+    def _name_left(self) -> float:
+        return PAD + (TOGGLE if self.look.group else 0.0)
+
+    def _glyph_room(self) -> float:
+        return 14.0 if self.look.frozen else 0.0
+
+    def _body_rows(self) -> list[tuple[str, str, float, float, float]]:
         """Text, font, x, y and room of each body row: key parameters, shape, costs."""
-        look, width = self.look, self._width
+        look, width, style = self.look, self._width, self.style
         shape = look.shape or ("?" if look.inputs or look.group else "")
+        line = style.line_height("shape")
         if look.compact:
-            return {"shape": (shape, "shape", PAD, HEADER + 7.0, width - 2 * PAD)}
-        params, macs = self._cost_text("params"), self._cost_text("macs")
-        params_w = self.style.text("small", params)[1]
-        macs_w = self.style.text("small", macs)[1]
-        top, bottom = HEADER + 7.0, HEADER + 27.0
-        return {
-            "label": (look.label, "detail", PAD, top, width - 3 * PAD - params_w),
-            "shape": (shape, "shape", PAD, bottom - 1.0, width - 3 * PAD - macs_w),
-            "params": (params, "small", width - PAD - params_w, top + 1.0, params_w + 1),
-            "macs": (macs, "small", width - PAD - macs_w, bottom + 1.0, macs_w + 1),
-        }
+            top = HEADER + (self._height - HEADER - line) / 2
+            return [(shape, "shape", PAD, top, width - 2 * PAD)]
+        params_font = "small_bold" if look.heavy_params else "small"
+        macs_font = "small_bold" if look.heavy_macs else "small"
+        params_w = style.text(params_font, look.params)[1]
+        macs_w = style.text(macs_font, look.macs)[1]
+        gap = (self._height - HEADER - 2 * line) / 3
+        top, bottom = HEADER + gap, HEADER + 2 * gap + line
+        return [
+            (look.label, "detail", PAD, top, width - 3 * PAD - params_w),
+            (shape, "shape", PAD, bottom, width - 3 * PAD - macs_w),
+            (look.params, params_font, width - PAD - params_w, top, params_w + 1),
+            (look.macs, macs_font, width - PAD - macs_w, bottom, macs_w + 1),
+        ]
 
-    def _cost_text(self, which: str) -> str:
-        look = self.look
-        text, heavy = (look.params, look.heavy_params) if which == "params" \
-            else (look.macs, look.heavy_macs)
-        return f"▲ {text}" if heavy and text else text
+    def _summary_runs(self) -> list[TextRun]:
+        """The summary's texts: the name in the header, the shape in the body."""
+        if self._summary is None:
+            style, look, width = self.style, self.look, self._width
+            line = style.line_height("summary")
+            left = self._name_left()
+            shape = look.shape or ("?" if look.inputs or look.group else "")
+            self._summary = [
+                (style.text("summary", look.name,
+                            width - PAD - left - self._glyph_room())[0],
+                 QPointF(left, (HEADER - line) / 2), "summary", "header_text")]
+            if shape:
+                self._summary.append(
+                    (style.text("summary", shape, width - 2 * PAD)[0],
+                     QPointF(PAD, HEADER + (self._height - HEADER - line) / 2), "summary",
+                     "text"))
+        return self._summary
+
+    def _bar_runs(self, device: QRectF, scale: float) -> list[TextRun]:
+        """The bar's label, laid out in device pixels over ``device`` (the box on screen)."""
+        style, look = self.style, self.look
+        line = style.line_height("bar_bold")
+        if device.height() < line + 2.0 or device.width() < 2 * line:
+            return []
+        room = math.floor((device.width() + 2 * _OVERFLOW * scale - 2.0) / 4.0) * 4.0
+        name, name_w = style.text("bar_bold", look.name, room)
+        two = bool(look.shape) and device.height() >= 2 * line + 4.0
+        top = device.center().y() - line * (2 if two else 1) / 2
+        runs: list[TextRun] = [(name, QPointF(device.center().x() - name_w / 2, top),
+                                "bar_bold", "text")]
+        if two:
+            shape, shape_w = style.text("bar", look.shape, room)
+            runs.append((shape, QPointF(device.center().x() - shape_w / 2, top + line),
+                         "bar", "text"))
+        return runs
+
+    def shown_texts(self, scale: float) -> list[ShownText]:
+        """Every text the node shows when the view's scale is ``scale``, as drawn."""
+        device = scale < LOD_SUMMARY
+        if device:
+            runs = self._bar_runs(QRectF(0.0, 0.0, self._width * scale,
+                                         self._height * scale), scale)
+        else:
+            runs = self._full_runs()[0] if scale >= LOD_FULL else self._summary_runs()
+        out = []
+        for static, pos, font, pen in runs:
+            size = static.size()
+            rect = QRectF(pos, size)
+            if device:
+                rect = QRectF(pos / scale, size / scale)
+            pixels = self.style.fonts[font].pixelSize() * (1.0 if device else scale)
+            out.append(ShownText(static.text(), pixels, pen, rect))
+        return out
 
     # -- painting -----------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < LOD_BOXES:
-            self._paint_box(painter)
+        scale = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if scale < LOD_SUMMARY:
+            self._paint_bar(painter, scale)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._paint_frame(painter)
-        self._paint_texts(painter, full=lod >= LOD_NAME)
+        if scale >= LOD_FULL:
+            runs, pills = self._full_runs()
+            if pills:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(self.style.brushes["heavy"])
+                for pill in pills:
+                    painter.drawRoundedRect(pill, 4.0, 4.0)
+        else:
+            runs = self._summary_runs()
+        self._paint_runs(painter, runs)
+        self._paint_marks(painter, runs[0])
         self._paint_ports(painter)
         self._paint_badges(painter)
 
-    def _paint_box(self, painter: QPainter) -> None:
+    def _paint_bar(self, painter: QPainter, scale: float) -> None:
+        """The box as a plain bar, labelled in device pixels where it is big enough."""
         style = self.style
         painter.setPen(style.pens["error"] if self.look.errors else
                        style.pens["selected"] if self.isSelected() else Qt.PenStyle.NoPen)
         painter.setBrush(style.family(self.look.family)[1])
         painter.drawRect(self.box_rect())
+        transform = painter.worldTransform()
+        runs = self._bar_runs(transform.mapRect(self.box_rect()), scale)
+        if runs:
+            painter.setWorldTransform(_IDENTITY)
+            self._paint_runs(painter, runs)
+            painter.setWorldTransform(transform)
+
+    def _paint_runs(self, painter: QPainter, runs: list[TextRun]) -> None:
+        fonts, pens = self.style.fonts, self.style.pens
+        for static, pos, font, pen in runs:
+            painter.setFont(fonts[font])
+            painter.setPen(pens[pen])
+            painter.drawStaticText(pos, static)
 
     def _paint_frame(self, painter: QPainter) -> None:
         style, box = self.style, self.box_rect()
@@ -288,26 +424,13 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._body)
 
-    def _paint_texts(self, painter: QPainter, full: bool) -> None:
-        if self._texts is None:
-            self._texts = self._layout_text()
+    def _paint_marks(self, painter: QPainter, name: TextRun) -> None:
+        """The group chevron and the frozen snowflake in the header."""
         pens = self.style.pens
-        colors = {"name": "header_text", "title": "header_text", "label": "text",
-                  "shape": "text", "params": "heavy" if self.look.heavy_params else "muted",
-                  "macs": "heavy" if self.look.heavy_macs else "muted"}
-        for key, (static, pos) in self._texts.items():
-            if not full and key not in ("name", "shape"):
-                continue
-            painter.setFont(self.style.fonts[_FONT_OF[key]])
-            painter.setPen(pens[colors[key]])
-            if key == "title":
-                painter.setOpacity(0.85)
-            painter.drawStaticText(pos, static)
-            painter.setOpacity(1.0)
-        if self.look.group and full:
+        if self.look.group:
             _chevron(painter, QPointF(PAD + 3.5, HEADER / 2), pens["header_text"].color())
-        if self.look.frozen and full:
-            name_end = self._texts["name"][1].x() + self._texts["name"][0].size().width()
+        if self.look.frozen:
+            name_end = name[1].x() + name[0].size().width()
             _snowflake(painter, QPointF(name_end + 10.0, HEADER / 2), 5.0, pens["glyph"])
 
     def _paint_ports(self, painter: QPainter) -> None:
@@ -354,10 +477,6 @@ class NodeItem(QGraphicsItem):
         painter.setFont(self.style.fonts["badge"])
         painter.drawText(QRectF(center.x() - 8.0, center.y() - 8.0, 16.0, 16.0),
                          Qt.AlignmentFlag.AlignCenter, glyph)
-
-
-_FONT_OF = {"name": "name", "title": "title", "label": "detail", "shape": "shape",
-            "params": "small", "macs": "small"}
 
 
 def _chevron(painter: QPainter, center: QPointF, color: QColor) -> None:

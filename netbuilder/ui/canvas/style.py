@@ -5,6 +5,13 @@ Items never build a pen or a font while painting: they read them from the scene'
 platform's colour scheme (``QStyleHints.colorScheme``), falling back to the lightness of
 the application palette. Pens are cosmetic (one device pixel wide whatever the zoom), so
 wires and borders stay crisp on high-DPI screens and readable when zoomed out.
+
+Font sizes serve the canvas's semantic zoom (see :mod:`netbuilder.ui.canvas.node_item`):
+every text of a node's full view is at least :data:`FULL_PX` scene pixels, its summary
+(name and shape) :data:`SUMMARY_PX`, so each view is shown only from the zoom at which
+its smallest text is :data:`MIN_SCREEN_PX` on screen; the bar fonts are device pixels.
+Fonts name the family they resolve to (``QFontInfo``), not an alias such as
+"Sans Serif", so an exported SVG is drawn by viewers in the font the canvas used.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
+    QFontInfo,
     QFontMetricsF,
     QGuiApplication,
     QPalette,
@@ -27,8 +35,19 @@ from PySide6.QtGui import (
 
 from netbuilder.ui.icons import FAMILY_COLORS
 
-#: Pixel sizes of the canvas fonts (pixel sizes, so a node looks the same on every screen).
-NAME_PX, TITLE_PX, DETAIL_PX, SMALL_PX = 12, 10, 11, 10
+#: Smallest text the canvas shows, in screen pixels.
+MIN_SCREEN_PX = 9.0
+#: Pixel sizes of the canvas fonts (pixel sizes, so a node looks the same on every screen):
+#: the name, and every other text of a node's full view.
+NAME_PX, FULL_PX = 13, 12
+#: Name and output shape of a node's summary view (scene pixels).
+SUMMARY_PX = 16
+#: Text on a node drawn as a bar, in device pixels (it does not scale with the zoom).
+BAR_PX = 10
+#: Glyphs of the round badges (error, training flags).
+BADGE_PX = 10
+#: The empty canvas's hint.
+HINT_PX = 14
 
 
 @dataclass(frozen=True)
@@ -58,14 +77,14 @@ LIGHT = Palette(
     dark=False, background="#f5f6f8", grid_minor="#eceef2", grid_major="#e0e3e9",
     node="#ffffff", node_border="#c5cbd5", group_back="#e4e8ef", text="#1d2330",
     muted="#667085", header_text="#ffffff", edge="#8a93a3", accent="#2f6fe4",
-    error="#d92d20", warning="#dc8a06", heavy="#e0670b", compatible="#16a34a",
+    error="#d92d20", warning="#dc8a06", heavy="#2f6fe4", compatible="#16a34a",
     shade="#1d2330",
 )
 DARK = Palette(
     dark=True, background="#1c1e22", grid_minor="#23262b", grid_major="#2a2e34",
     node="#2a2d33", node_border="#40454e", group_back="#363a42", text="#e6e8eb",
     muted="#9aa1ac", header_text="#ffffff", edge="#7d8594", accent="#5b93f5",
-    error="#f04438", warning="#f5a524", heavy="#f08a3e", compatible="#3ccb6c",
+    error="#f04438", warning="#f5a524", heavy="#5b93f5", compatible="#3ccb6c",
     shade="#000000",
 )
 
@@ -85,6 +104,8 @@ def _font(pixels: int, weight: QFont.Weight = QFont.Weight.Normal) -> QFont:
     font.setPixelSize(pixels)
     font.setWeight(weight)
     font.setHintingPreference(QFont.HintingPreference.PreferNoHinting)
+    if app is not None:  # name the real family ("DejaVu Sans"), not an alias
+        font.setFamilies([QFontInfo(font).family()])
     return font
 
 
@@ -134,18 +155,31 @@ class CanvasStyle:
             group_back=QBrush(QColor(p.group_back)), port=QBrush(QColor(p.node)),
             port_connected=QBrush(QColor(p.edge)), port_hot=QBrush(QColor(p.compatible)),
             error=QBrush(QColor(p.error)), warning=QBrush(QColor(p.warning)),
-            heavy=QBrush(_alpha(p.heavy, 40 if not p.dark else 70)),
+            heavy=QBrush(_alpha(p.heavy, 34 if not p.dark else 64)),
             edge=QBrush(QColor(p.edge)), edge_error=QBrush(QColor(p.error)),
             edge_selected=QBrush(QColor(p.accent)),
             shade=QBrush(_alpha(p.shade, 22 if not p.dark else 90)),
             rubber=QBrush(_alpha(p.accent, 36)), minimap=QBrush(_alpha(p.node, 230)),
             view=QBrush(_alpha(p.accent, 40)),
         )
+        demi, bold = QFont.Weight.DemiBold, QFont.Weight.Bold
         self.fonts.update(
-            name=_font(NAME_PX, QFont.Weight.DemiBold), title=_font(TITLE_PX),
-            detail=_font(DETAIL_PX), shape=_font(NAME_PX, QFont.Weight.DemiBold),
-            small=_font(SMALL_PX), badge=_font(SMALL_PX, QFont.Weight.Bold),
+            name=_font(NAME_PX, demi), title=_font(FULL_PX), detail=_font(FULL_PX),
+            shape=_font(FULL_PX, demi), small=_font(FULL_PX), small_bold=_font(FULL_PX, bold),
+            summary=_font(SUMMARY_PX, demi), bar=_font(BAR_PX), bar_bold=_font(BAR_PX, demi),
+            badge=_font(BADGE_PX, bold), hint_title=_font(HINT_PX + 4, demi),
+            hint=_font(HINT_PX),
         )
+
+    def line_height(self, font: str) -> float:
+        """Height of one line of text in font ``font``."""
+        return self._font_metrics(font).height()
+
+    def _font_metrics(self, font: str) -> QFontMetricsF:
+        metrics = self._metrics.get(font)
+        if metrics is None:
+            metrics = self._metrics[font] = QFontMetricsF(self.fonts[font])
+        return metrics
 
     def text(self, font: str, text: str, room: float = 1e9) -> tuple[QStaticText, float]:
         """``text`` in font ``font``, elided to ``room`` pixels, laid out, and its width.
@@ -155,9 +189,7 @@ class CanvasStyle:
         key = (font, text, room)
         cached = self._texts.get(key)
         if cached is None:
-            metrics = self._metrics.get(font)
-            if metrics is None:
-                metrics = self._metrics[font] = QFontMetricsF(self.fonts[font])
+            metrics = self._font_metrics(font)
             width = metrics.horizontalAdvance(text)
             if width > room:
                 text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(room, 0.0))
