@@ -2,12 +2,18 @@
 
 An :class:`EdgeItem` rebuilds its path only when one of its end points moved (the node
 items tell it). A long wire that would pass behind other boxes bends out into a lane
-beside them. Its bounding rect and hover shape are cached with the path.
+beside them. A wire that has to climb (its target is not below its source: the wire from
+the foot of one folded column to the head of the next, a back edge) leaves its source
+downwards, runs up a free lane beside the boxes and enters its target from above, with
+rounded corners, never through a box. Its bounding rect and hover shape are cached with
+the path.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -30,6 +36,13 @@ Obstacles = Callable[[QRectF, Sequence[str]], list[QRectF]]
 
 _LANE_GAP = 22.0
 _BEND = 60.0
+#: A wire whose target is less than this below its source climbs around the boxes.
+_CLIMB_BELOW = 40.0
+#: How far below its source (above its target) a climbing wire turns.
+_TURN = 20.0
+_CORNER = 12.0
+#: How far to each side a climbing wire looks for a free lane.
+_SEARCH = 600.0
 
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
@@ -51,6 +64,56 @@ def lane_path(start: QPointF, end: QPointF, lane: float) -> QPainterPath:
     path.lineTo(bottom)
     path.cubicTo(QPointF(lane, bottom.y() + half), QPointF(end.x(), end.y() - half), end)
     return path
+
+
+def climb_path(start: QPointF, end: QPointF, lane: float) -> QPainterPath:
+    """Down from ``start``, up the line ``x = lane``, then down into ``end``."""
+    low, high = start.y() + _TURN, end.y() - _TURN
+    return rounded_path([start, QPointF(start.x(), low), QPointF(lane, low),
+                         QPointF(lane, high), QPointF(end.x(), high), end])
+
+
+def rounded_path(points: Sequence[QPointF], radius: float = _CORNER) -> QPainterPath:
+    """A polyline through ``points`` with its corners rounded."""
+    path = QPainterPath(points[0])
+    for before, corner, after in zip(points, points[1:], points[2:]):
+        into, out = corner - before, after - corner
+        r = min(radius, _length(into) / 2, _length(out) / 2)
+        if r <= 0.5:
+            path.lineTo(corner)
+            continue
+        path.lineTo(corner - into * (r / _length(into)))
+        path.quadTo(corner, corner + out * (r / _length(out)))
+    path.lineTo(points[-1])
+    return path
+
+
+def _length(vector: QPointF) -> float:
+    return max(abs(vector.x()), abs(vector.y()))  # the segments are axis-aligned
+
+
+def free_lane(blockers: Sequence[QRectF], start: float, end: float) -> float:
+    """The x of a vertical lane clear of ``blockers`` with the least sideways travel.
+
+    Lanes keep :data:`_LANE_GAP` from every box; among equally short detours the lane
+    nearest the middle of ``start`` and ``end`` wins.
+    """
+    spans = sorted((r.left() - _LANE_GAP, r.right() + _LANE_GAP) for r in blockers)
+    merged: list[list[float]] = []
+    for left, right in spans:
+        if merged and left <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], right)
+        else:
+            merged.append([left, right])
+    gaps = [(-math.inf, merged[0][0])] if merged else [(-math.inf, math.inf)]
+    gaps += [(a[1], b[0]) for a, b in pairwise(merged)]
+    gaps += [(merged[-1][1], math.inf)] if merged else []
+    middle = (start + end) / 2
+
+    def cost(lane: float) -> tuple[float, float]:
+        return abs(lane - start) + abs(lane - end), abs(lane - middle)
+
+    return min((min(max(middle, left), right) for left, right in gaps), key=cost)
 
 
 def _choose_lane(start: QPointF, end: QPointF, blockers: Sequence[QRectF]) -> float:
@@ -119,6 +182,9 @@ class EdgeItem(QGraphicsItem):
 
     def _route(self, start: QPointF, end: QPointF) -> QPainterPath:
         self.detoured = False
+        if self._obstacles is not None and end.y() - start.y() < _CLIMB_BELOW:
+            self.detoured = True
+            return self._climb(start, end)
         if self._obstacles is None or end.y() - start.y() < 2 * _BEND + 20.0:
             return wire_path(start, end)
         corridor = QRectF(QPointF(min(start.x(), end.x()) - 10.0, start.y() + 12.0),
@@ -128,6 +194,15 @@ class EdgeItem(QGraphicsItem):
             return wire_path(start, end)
         self.detoured = True
         return lane_path(start, end, _choose_lane(start, end, blockers))
+
+    def _climb(self, start: QPointF, end: QPointF) -> QPainterPath:
+        """The path of a wire that climbs: up a free lane beside the boxes."""
+        assert self._obstacles is not None
+        top, bottom = end.y() - _TURN - 2.0, start.y() + _TURN + 2.0
+        left = min(start.x(), end.x()) - _SEARCH
+        right = max(start.x(), end.x()) + _SEARCH
+        blockers = self._obstacles(QRectF(QPointF(left, top), QPointF(right, bottom)), ())
+        return climb_path(start, end, free_lane(blockers, start.x(), end.x()))
 
     def path(self) -> QPainterPath:
         """The wire's curve in scene coordinates."""
