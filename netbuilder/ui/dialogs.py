@@ -1,30 +1,29 @@
 """Dialogs: choose a template (with thumbnails and parameter counts), list the errors.
 
 The template dialog lists :mod:`netbuilder.templates` when that package is importable,
-else the example projects bundled in ``resources/examples``. Thumbnails and parameter
-counts are computed a few at a time on a zero-delay timer, so the dialog opens at once
-even for ResNet-152.
+else the example projects bundled in ``resources/examples``, as cards in a grid that fills
+the dialog (:mod:`netbuilder.ui.template_cards`): a thumbnail of the network's structure
+(:mod:`netbuilder.ui.thumbnails`), its full name and its parameter count. Thumbnails and
+parameter counts are computed a few at a time on a zero-delay timer, so the dialog opens
+at once even for ResNet-152.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QGraphicsScene,
     QHBoxLayout,
     QLabel,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QVBoxLayout,
@@ -37,8 +36,9 @@ from netbuilder.core.document import Document
 from netbuilder.core.errors import ProjectFileError
 from netbuilder.core.graph import Graph
 from netbuilder.ui.numbers import compact, grouped
+from netbuilder.ui.template_cards import ROLE_FACTS, ROLE_TITLE, THUMB, TemplateGrid
+from netbuilder.ui.thumbnails import network_profile, render_profile
 
-THUMB = QSize(168, 126)
 ROLE_INDEX = Qt.ItemDataRole.UserRole + 1
 
 
@@ -131,45 +131,14 @@ def _loader(path: Path) -> Callable[[], Graph]:
 
 
 def render_thumbnail(document: Document, size: QSize = THUMB) -> QPixmap:
-    """The whole diagram of ``document`` in the canvas style, cut into side-by-side columns.
-
-    Networks are tall chains: drawn whole they would be a sliver, so the drawing is cut
-    into as many columns as make its shape closest to the thumbnail's, read like a
-    newspaper: top to bottom, then left to right.
-    """
-    from netbuilder.ui.canvas import GraphScene, current_style
-
-    ratio = 2.0
-    pixmap = QPixmap(size * ratio)
-    pixmap.setDevicePixelRatio(ratio)
-    scene = GraphScene(document, style=current_style())
-    try:
-        pixmap.fill(scene.style.brushes["background"].color())
-        rect = scene.diagram_rect().adjusted(-12.0, -12.0, 12.0, 12.0)
-        if not rect.isEmpty():
-            scene.show_grid = False
-            _paint_columns(scene, pixmap, rect, size)
-    finally:
-        scene.detach()
-    return pixmap
+    """The structure of ``document``'s network as a row of bars (see :mod:`thumbnails`)."""
+    return render_profile(network_profile(document.graph, document.analysis), size)
 
 
-def _paint_columns(scene: QGraphicsScene, pixmap: QPixmap, rect: QRectF, size: QSize) -> None:
-    aspect = size.width() / size.height()
-    columns = max(1, round(math.sqrt(aspect * rect.height() / rect.width())))
-    height = rect.height() / columns
-    scale = min(size.width() / (rect.width() * columns), size.height() / height)
-    left = (size.width() - rect.width() * columns * scale) / 2
-    top = (size.height() - height * scale) / 2
-    painter = QPainter(pixmap)
-    painter.setRenderHints(QPainter.RenderHint.Antialiasing
-                           | QPainter.RenderHint.TextAntialiasing)
-    for k in range(columns):
-        source = QRectF(rect.left(), rect.top() + k * height, rect.width(), height)
-        target = QRectF(left + k * rect.width() * scale, top, rect.width() * scale,
-                        height * scale)
-        scene.render(painter, target, source)
-    painter.end()
+def card_facts(document: Document) -> str:
+    """The line under a card's title: ``138.4 M params · 15.5 G MACs``."""
+    analysis = document.analysis
+    return f"{compact(analysis.total_params)} params · {compact(analysis.total_macs)} MACs"
 
 
 class TemplateDialog(QDialog):
@@ -197,7 +166,7 @@ class TemplateDialog(QDialog):
         layout_ = QVBoxLayout(self)
         layout_.addLayout(body)
         layout_.addWidget(self.buttons)
-        self.resize(980, 620)
+        self.resize(1040, 660)
         self._pending = list(range(len(self.entries)))
         self._timer = QTimer(self)
         self._timer.setInterval(0)
@@ -207,21 +176,16 @@ class TemplateDialog(QDialog):
             self.list.setCurrentRow(0)
 
     def _make_list(self) -> QListWidget:
-        view = QListWidget(self)
+        view = TemplateGrid(self)
         view.setObjectName("templateList")
         view.setAccessibleName("Templates")
         view.setToolTip("Double-click a template to open it")
         view.setStatusTip("Choose an architecture to start from")
-        view.setViewMode(QListView.ViewMode.IconMode)
-        view.setIconSize(THUMB)
-        view.setGridSize(QSize(THUMB.width() + 28, THUMB.height() + 58))
-        view.setResizeMode(QListView.ResizeMode.Adjust)
-        view.setMovement(QListView.Movement.Static)
-        view.setWordWrap(True)
-        view.setUniformItemSizes(True)
         for index, entry in enumerate(self.entries):
             item = QListWidgetItem(QIcon(render_placeholder()), entry.title)
             item.setData(ROLE_INDEX, index)
+            item.setData(ROLE_TITLE, entry.title)
+            item.setData(ROLE_FACTS, "computing…")
             item.setToolTip(entry.description)
             item.setStatusTip(entry.description)
             view.addItem(item)
@@ -256,7 +220,9 @@ class TemplateDialog(QDialog):
             return
         item = self.list.item(index)
         item.setIcon(QIcon(render_thumbnail(document)))
-        item.setText(f"{entry.title}\n{compact(document.analysis.total_params)} params")
+        facts = card_facts(document)
+        item.setData(ROLE_FACTS, facts)
+        item.setText(f"{entry.title}\n{facts}")
         if self.list.currentRow() == index:
             self._show_details(index)
 
@@ -285,7 +251,7 @@ class TemplateDialog(QDialog):
 def render_placeholder() -> QPixmap:
     """A blank thumbnail shown while the real one is computed."""
     pixmap = QPixmap(THUMB)
-    pixmap.fill(QColor(128, 128, 128, 24))
+    pixmap.fill(QColor(128, 128, 128, 24))  # a faint tile: the card keeps its shape
     return pixmap
 
 
