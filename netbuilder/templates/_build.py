@@ -5,8 +5,9 @@ tables) and built with the core's builder (:func:`~netbuilder.core.builder.chain
 :func:`~netbuilder.core.builder.group`, :func:`~netbuilder.core.builder.group_of`, the
 same language the composite blocks use). Here: :func:`start` makes the ``input`` node,
 :func:`numbered` names layers as an ``nn.Sequential`` does, and :func:`finish` adds the
-``output`` node and lays the graph out. Node names become ``torch.nn`` module names, so
-templates choose them to match torchvision's ``state_dict`` keys.
+``output`` node, expands the groups the template opens at and lays the graph out. Node
+names become ``torch.nn`` module names, so templates choose them to match torchvision's
+``state_dict`` keys.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 from netbuilder.core.builder import Step
 from netbuilder.core.graph import Graph, Node
-from netbuilder.core.layout import apply_layout
 from netbuilder.core.spec import INPUT, OUTPUT
+from netbuilder.templates._expanded import expand, lay_out_expanded
 
 #: A layer without a name yet: ``(block_type, params)``.
 Layer = tuple[str, dict[str, Any]]
@@ -34,8 +35,16 @@ def numbered(layers: Iterable[Layer]) -> list[Step]:
     return [(block_type, str(i), params) for i, (block_type, params) in enumerate(layers)]
 
 
-def finish(graph: Graph, last: Node) -> Graph:
-    """Add the ``output`` node fed by ``last``, lay out every level and return the graph."""
+def finish(graph: Graph, last: Node, expanded: Sequence[str] = ()) -> Graph:
+    """Add the ``output`` node fed by ``last``, lay out every level and return the graph.
+
+    Args:
+        graph: The template's graph.
+        last: The node feeding the output.
+        expanded: Dotted name patterns of the groups that open expanded in place (the
+            level the lecture draws; see :mod:`netbuilder.templates._expanded`).
+    """
     graph.add(OUTPUT, "output", after=last)
-    apply_layout(graph, deep=True)
+    expand(graph, *expanded)
+    lay_out_expanded(graph)
     return graph

@@ -104,7 +104,8 @@ def _assemble(input_shape: Shape, features: list[Step], head: list[Step],
     if avgpool is not None:
         last = graph.add("adaptive_avgpool2d", "avgpool", after=last, output_size=avgpool)
     last = chain(graph, last, [("flatten", "flatten", {})])
-    return finish(graph, group_of(graph, last, "classifier", head))
+    return finish(graph, group_of(graph, last, "classifier", head),
+                  expanded=("features", "classifier"))
 
 
 @register_template(

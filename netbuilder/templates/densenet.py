@@ -89,4 +89,4 @@ def densenet121(*, input_shape: Shape, num_classes: int, drop_rate: float = 0.0)
     last = chain(graph, last, [
         ("relu", "relu", {}), ("adaptive_avgpool2d", "avgpool", dict(output_size=1)),
         ("flatten", "flatten", {}), ("linear", "classifier", dict(out_features=num_classes))])
-    return finish(graph, last)
+    return finish(graph, last, expanded=("features",))

@@ -52,4 +52,4 @@ def nin(*, input_shape: Shape, num_classes: int, dropout: float = 0.5) -> Graph:
     for 224×224 Fashion-MNIST images.
     """
     graph, x = start(input_shape)
-    return finish(graph, chain(graph, x, layers(num_classes, dropout)))
+    return finish(graph, chain(graph, x, layers(num_classes, dropout)), expanded=("block*",))

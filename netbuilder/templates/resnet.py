@@ -136,7 +136,7 @@ def resnet(spec: ResNetSpec, *, input_shape: Shape, num_classes: int,
     last = chain(graph, last, [
         ("adaptive_avgpool2d", "avgpool", dict(output_size=1)), ("flatten", "flatten", {}),
         ("linear", "fc", dict(out_features=num_classes))])
-    return finish(graph, last)
+    return finish(graph, last, expanded=("layer*",))
 
 
 def _builder(name: str, doc: str) -> Any:

@@ -69,7 +69,8 @@ def vgg(config: str, *, input_shape: Shape, num_classes: int, batch_norm: bool =
     last = chain(graph, last, [
         ("adaptive_avgpool2d", "avgpool", dict(output_size=7)), ("flatten", "flatten", {})])
     return finish(graph, group_of(graph, last, "classifier",
-                                  numbered(classifier(num_classes, dropout))))
+                                  numbered(classifier(num_classes, dropout))),
+                  expanded=("features", "features.block*", "classifier"))
 
 
 _DOC = """{title}{bn} (configuration {letter} of the paper) as torchvision's ``{name}``.

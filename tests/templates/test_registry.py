@@ -96,8 +96,10 @@ def test_resnet50_is_a_stem_four_stages_of_bottleneck_groups_and_a_head() -> Non
         "input", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
         "avgpool", "flatten", "fc", "output"]
     layer3 = graph.by_name("layer3")
-    assert layer3.type == GROUP and layer3.collapsed and layer3.body is not None
+    assert layer3.type == GROUP and layer3.body is not None
+    assert not layer3.collapsed  # the stages open expanded in place, their blocks closed
     blocks = [n for n in layer3.body.nodes.values() if n.type == "bottleneck"]
+    assert all(b.collapsed for b in blocks)
     assert [b.name for b in blocks] == [str(i) for i in range(6)]
     assert blocks[0].params["shortcut"] == "projection" and blocks[0].params["stride"] == 2
     assert all(b.params["shortcut"] == "identity" for b in blocks[1:])

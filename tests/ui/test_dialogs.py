@@ -8,13 +8,16 @@ drawn: the card rectangles, the wrapped titles, the thumbnails' pixels.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, QSettings, Qt
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from netbuilder.templates import list_templates
 from netbuilder.ui import dialogs
+from netbuilder.ui.main_window import MainWindow, start_document
 from netbuilder.ui.template_cards import ROLE_FACTS, ROLE_TITLE, card_layout, title_height_needed
 from netbuilder.ui.thumbnails import network_profile
 
@@ -102,3 +105,59 @@ def test_click_shows_details_and_double_click_opens(
         qtbot.mouseDClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     chosen = dialog.chosen()
     assert chosen is not None and chosen.name == "vgg13"
+
+
+def overlaps_per_level(scene) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Pairs of boxes or frames of one level whose drawn rectangles overlap."""
+    by_level: dict[int, list[tuple[str, object]]] = {}
+    for item in [*scene.node_items(), *scene.frame_items()]:
+        by_level.setdefault(id(scene.level_of(item.node_id)), []).append(
+            (item.node_id, item.scene_box()))
+    pairs = []
+    for items in by_level.values():
+        for k, (a, box_a) in enumerate(items):
+            pairs += [(a, b) for b, box_b in items[k + 1:]
+                      if box_a.intersected(box_b).width() > 0.5
+                      and box_a.intersected(box_b).height() > 0.5]
+    return pairs
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("vgg16", {"conv2d": 13, "maxpool2d": 5, "linear": 3}),
+    ("resnet50", {"bottleneck": 16}),
+])
+def test_a_template_opens_showing_its_architecture(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str,
+        shown: dict[str, int]) -> None:
+    entries = [e for e in dialogs.template_entries() if e.name in ("lenet5", name)]
+    monkeypatch.setattr(dialogs, "template_entries", lambda: entries)
+
+    def choose(dialog: dialogs.TemplateDialog) -> int:  # the user double-clicks the card
+        with qtbot.waitExposed(dialog):
+            dialog.show()
+        dialog.wait_until_computed()
+        grid = dialog.list
+        rect = grid.visualItemRect(grid.item(card(dialog, name)))
+        # A double-click is a click, then the double-click event (which alone activates
+        # nothing: the view activates the item the press went to).
+        qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        return dialog.result()
+
+    monkeypatch.setattr(dialogs.TemplateDialog, "exec", choose)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(start_document(), settings=settings, recovery_dir=tmp_path / "r",
+                        user_blocks_dir=tmp_path / "b")  # deletes itself on close
+    window.resize(1600, 1000)
+    with qtbot.waitExposed(window):
+        window.show()
+    window.act["open_template"].trigger()
+    assert window.document.meta["template"] == name
+    scene = window.view.graph_scene
+    graph = window.document.graph
+    types = [graph.find(item.node_id)[1].type for item in scene.node_items()]
+    assert {key: types.count(key) for key in shown} == shown
+    assert scene.frame_items()  # the expanded groups are drawn as frames
+    assert overlaps_per_level(scene) == []
+    window.document.history.set_clean()
+    window.close()
