@@ -41,7 +41,7 @@ from netbuilder.ui.canvas.interactions import (
     PanInteraction,
     RubberBandInteraction,
 )
-from netbuilder.ui.canvas.node_item import NodeItem
+from netbuilder.ui.canvas.node_item import LOD_SUMMARY, NodeItem
 from netbuilder.ui.canvas.quick_add import QuickAddPopup
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.style import current_style, style_for
@@ -49,7 +49,15 @@ from netbuilder.ui.canvas.style import current_style, style_for
 #: Mime type of a block dragged from the palette; the data is the block key in UTF-8.
 BLOCK_MIME = "application/x-netbuilder-block"
 MIN_SCALE, MAX_SCALE = 0.05, 4.0
+#: Fit zooms out no further than this: node names stay readable (no bare bars).
+FIT_MIN_SCALE = LOD_SUMMARY
+#: What the empty canvas says (a title, then how to begin).
+EMPTY_HINT = ("Start a network",
+              "Drag a block from the Blocks palette onto the canvas,",
+              "press Tab or Ctrl+K to search for a block and add it,",
+              "or open a classic network: File › Open Template… (Ctrl+Shift+T)")
 _WHEEL_STEP = 1.0015
+_FIT_MARGIN = 40.0
 
 
 class GraphView(QGraphicsView):
@@ -85,7 +93,9 @@ class GraphView(QGraphicsView):
         self._popup: QuickAddPopup | None = None
         self._quick_target: tuple[QPointF, str | None] = (QPointF(), None)
         self._forced_dark: bool | None = None
+        self._was_empty = not document.graph.nodes
         self._configure()
+        self.graph_scene.refreshed.connect(self._scene_refreshed)
         self.graph_scene.selectionChanged.connect(self._emit_selection)
         self.graph_scene.graphLost.connect(self._graph_lost)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
@@ -141,6 +151,7 @@ class GraphView(QGraphicsView):
     def _show(self, graph: Graph) -> None:
         self.cancel_interaction()
         self.graph_scene.show_graph(graph)
+        self._scene_refreshed()
         self.currentGraphChanged.emit(list(graph.path()))
         self.fit()
         self._emit_selection()
@@ -233,26 +244,84 @@ class GraphView(QGraphicsView):
         self.centerOn(fixed + offset)
         self.zoomChanged.emit(self.zoom)
 
-    def fit(self) -> None:
-        """Zoom to show the whole diagram (never above 100 %)."""
+    def fit(self, min_scale: float = FIT_MIN_SCALE) -> None:
+        """Zoom to show the whole diagram, at most at 100 % and at least at ``min_scale``.
+
+        By default Fit keeps node names readable: when the whole diagram would need a
+        smaller scale, it zooms to :data:`FIT_MIN_SCALE` and shows the selection, or the
+        top of the diagram (where the input is), instead of shrinking it to bars.
+        ``fit(MIN_SCALE)`` shows everything, however small.
+        """
         rect = self.graph_scene.diagram_rect()
         if rect.isNull():
             return
-        rect = rect.adjusted(-40.0, -40.0, 40.0, 40.0)
+        rect = rect.adjusted(-_FIT_MARGIN, -_FIT_MARGIN, _FIT_MARGIN, _FIT_MARGIN)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.0:
-            self.resetTransform()
-        elif self.zoom < MIN_SCALE:
-            self.resetTransform()
-            self.scale(MIN_SCALE, MIN_SCALE)
-        self.centerOn(rect.center())
+        scale = min(self.zoom, 1.0)
+        floor = max(min_scale, MIN_SCALE)
+        self.resetTransform()
+        self.scale(max(scale, floor), max(scale, floor))
+        if scale < floor:
+            self._show_start(rect)
+        else:
+            self.centerOn(rect.center())
         self.zoomChanged.emit(self.zoom)
+
+    def _show_start(self, diagram: QRectF) -> None:
+        """Show the selected nodes, or else the top (and left) of ``diagram``."""
+        selected = QRectF()
+        for box in self.graph_scene.boxes():
+            if box.isSelected():
+                selected = selected.united(box.scene_box())
+        if not selected.isNull():
+            self.centerOn(selected.center())
+            return
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        x = diagram.center().x() if diagram.width() <= visible.width() \
+            else diagram.left() + visible.width() / 2
+        self.centerOn(x, diagram.top() + visible.height() / 2)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y() or event.angleDelta().x()
         if delta:
             self.zoom_by(_WHEEL_STEP ** delta, event.position())
         event.accept()
+
+    # -- the empty canvas -------------------------------------------------------------
+    def empty_hint(self) -> str:
+        """What the canvas says to do, while the graph shown has no node (else ``""``)."""
+        return "\n".join(EMPTY_HINT) if not self.current_graph.nodes else ""
+
+    def _scene_refreshed(self) -> None:
+        empty = not self.current_graph.nodes
+        if empty != self._was_empty:
+            self._was_empty = empty
+            self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """The hint of the empty canvas, in the middle of the viewport."""
+        if self.current_graph.nodes:
+            return
+        style = self.graph_scene.style
+        transform = painter.worldTransform()
+        painter.resetTransform()
+        area = QRectF(self.viewport().rect())
+        title, lines = EMPTY_HINT[0], "\n".join(EMPTY_HINT[1:])
+        painter.setPen(style.pens["text"])
+        painter.setFont(style.fonts["hint_title"])
+        height = style.line_height("hint_title") + 8.0
+        top = area.center().y() - (height + 3 * style.line_height("hint")) / 2
+        painter.drawText(QRectF(area.left(), top, area.width(), height),
+                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, title)
+        painter.setFont(style.fonts["hint"])
+        painter.drawText(QRectF(area.left(), top + height, area.width(), area.height()),
+                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, lines)
+        painter.setWorldTransform(transform)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if not self.current_graph.nodes:  # the hint stays put: repaint, do not scroll it
+            self.viewport().update()
 
     # -- quick add --------------------------------------------------------------------
     def quick_add(self) -> None:
