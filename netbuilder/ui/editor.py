@@ -32,6 +32,7 @@ from netbuilder.core.graph import Graph, Node
 from netbuilder.ui.action_table import EDIT_ACTIONS
 from netbuilder.ui.actions import CANVAS_MENU, NODE_MENU, ActionSet, fill
 from netbuilder.ui.canvas import GraphView, Minimap
+from netbuilder.ui.canvas.node_item import LOD_FULL
 from netbuilder.ui.clipboard import (
     clipboard_fragment,
     copy_nodes,
@@ -42,8 +43,8 @@ from netbuilder.ui.palette import MIME_FRAGMENT
 
 #: How far each paste of the same nodes lands from the previous one.
 PASTE_STEP = 40.0
-#: Smallest zoom the first view of a document uses: below it, node text is unreadable.
-READABLE_ZOOM = 0.75
+#: Smallest zoom the first view of a document uses: every text of a node is readable.
+READABLE_ZOOM = LOD_FULL
 #: Saves a fragment as a user block under a name; returns the name it was stored under.
 SaveBlock = Callable[[str, dict[str, Any]], str]
 _SHORT, _LONG = 3000, 6000
@@ -82,6 +83,7 @@ class NetworkEditor(QWidget):
         self._paste_memory: tuple[str, int] = ("", 0)
         self._minimap: Minimap | None = None
         self._forced_dark: bool | None = None
+        self._fold_columns = True
         self.view = self._make_view(document)
         self.layout().addWidget(self.view)
         document.history.connect(self._history_changed)
@@ -101,6 +103,7 @@ class NetworkEditor(QWidget):
         view.viewport().installEventFilter(self)
         view.viewport().setAcceptDrops(True)
         view.set_dark(self._forced_dark)
+        view.edits.fold = self._fold_columns
         return view
 
     def set_document(self, document: Document) -> None:
@@ -306,7 +309,8 @@ class NetworkEditor(QWidget):
         except GraphError as error:
             self._report(error.message)
             return ""
-        self.document.push(command)
+        self.document.push(self.view.edits.with_room_after_grouping(
+            command, level, [n.id for n in nodes]))
         self.view.select([group_id])
         return group_id
 
@@ -406,21 +410,35 @@ class NetworkEditor(QWidget):
         """Arrange the graph shown in tidy layers (one undo step)."""
         self.view.edits.auto_layout()
 
+    def fold_columns(self) -> bool:
+        """Whether Auto Layout folds long chains into columns that fit the window."""
+        return self._fold_columns
+
+    def toggle_fold_columns(self) -> None:
+        """Turn column folding on or off and arrange the graph shown again (one step)."""
+        self.set_fold_columns(not self._fold_columns)
+
+    def set_fold_columns(self, fold: bool, *, arrange: bool = True) -> None:
+        """Fold long chains into columns (or not) in Auto Layout.
+
+        Args:
+            fold: Fold long chains.
+            arrange: Arrange the graph shown now with the new setting (one undo step).
+        """
+        self._fold_columns = fold
+        self.view.edits.fold = fold
+        if arrange:
+            self.auto_layout()
+        self.edit_actions.refresh()
+
     def quick_add(self) -> None:
         """Open the quick-add search box on the canvas."""
         self.view.setFocus()
         self.view.quick_add()
 
     def show_start_view(self) -> None:
-        """Fit the graph, but no smaller than readable: then show its top (the input)."""
-        view = self.view
-        view.fit()
-        if view.zoom >= READABLE_ZOOM:
-            return
-        view.zoom_by(READABLE_ZOOM / view.zoom)
-        diagram = view.graph_scene.diagram_rect()
-        visible = view.mapToScene(view.viewport().rect()).boundingRect()
-        view.centerOn(diagram.center().x(), diagram.top() - 40.0 + visible.height() / 2)
+        """Fit the graph, but no smaller than every text is readable: then show its top."""
+        self.view.fit(READABLE_ZOOM)
 
     def reveal_node(self, node_id: str) -> None:
         """Show the graph level holding ``node_id`` and select the node."""

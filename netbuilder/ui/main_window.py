@@ -65,13 +65,16 @@ THEMES = ("system", app_module.LIGHT, app_module.DARK)
 
 
 def start_document() -> Document:
-    """The LeNet-5 example as an unsaved document (Save asks where: never over the example)."""
+    """The LeNet-5 example as an unsaved document (Save asks where: never over the example).
+
+    It is laid out for the editor window (its chain folded into columns), whatever the
+    positions stored in the example file.
+    """
     try:
         project = serialize.load(examples_dir() / START_EXAMPLE)
     except (NetBuilderError, OSError):
         project = serialize.Project(lenet5_graph(), {}, {"title": "LeNet-5"})
-    if layout.needs_layout(project.graph):
-        layout.apply_layout(project.graph)
+    layout.apply_layout(project.graph)
     return Document(project.graph, training=project.training, meta=project.meta)
 
 
@@ -388,6 +391,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         self.editor.set_minimap_enabled(
             bool(self.settings.value("view/minimap", True, type=bool)))
+        self.editor.set_fold_columns(
+            bool(self.settings.value("view/fold_columns", True, type=bool)), arrange=False)
         app = QApplication.instance()
         if self.theme() != "system" and isinstance(app, QApplication):
             app_module.choose_theme(app, self.theme())
@@ -398,6 +403,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(STATE_VERSION))
         self.settings.setValue("view/minimap", self.editor.minimap_enabled())
+        self.settings.setValue("view/fold_columns", self.editor.fold_columns())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

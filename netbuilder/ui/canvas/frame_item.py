@@ -16,6 +16,8 @@ from netbuilder.ui.canvas.levels import FRAME_HEADER
 from netbuilder.ui.canvas.looks import NodeLook
 from netbuilder.ui.canvas.style import CanvasStyle
 
+#: Smallest size of a frame (an empty body still shows its header and some room).
+MIN_WIDTH, MIN_HEIGHT = 220.0, FRAME_HEADER + 40.0
 _RADIUS = 10.0
 _PAD = 10.0
 _TOGGLE = 18.0
@@ -41,7 +43,7 @@ class GroupFrame(QGraphicsItem):
 
     def set_size(self, width: float, height: float) -> None:
         """Resize (the scene fits the frame around its body)."""
-        rect = QRectF(0.0, 0.0, max(width, 220.0), max(height, FRAME_HEADER + 40.0))
+        rect = QRectF(0.0, 0.0, max(width, MIN_WIDTH), max(height, MIN_HEIGHT))
         if rect != self._rect:
             self.prepareGeometryChange()
             self._rect = rect

@@ -18,8 +18,9 @@ from PySide6.QtCore import QPointF
 from netbuilder.core import commands, editing
 from netbuilder.core.errors import GraphError
 from netbuilder.core.graph import Graph
-from netbuilder.core.layout import layered_layout
+from netbuilder.core.layout import LayoutOptions, layered_layout
 from netbuilder.ui.canvas.levels import Point, compensate
+from netbuilder.ui.canvas.room import RoomPlanner
 
 if TYPE_CHECKING:
     from netbuilder.ui.canvas.view import GraphView
@@ -34,6 +35,8 @@ class GestureEdits:
 
     def __init__(self, view: GraphView) -> None:
         self.view = view
+        #: Auto Layout folds long chains into columns that fit the view.
+        self.fold = True
 
     # -- adding ---------------------------------------------------------------------------
     def add_block(self, key: str, scene_pos: QPointF | None = None) -> str:
@@ -96,28 +99,62 @@ class GestureEdits:
 
     # -- groups and arrangement -------------------------------------------------------------
     def set_expanded(self, node_id: str, expanded: bool) -> bool:
-        """Expand a group in place (or collapse it): one ``SetAttribute`` step."""
-        level = self.view.graph_scene.level_of(node_id)
+        """Expand a group in place (or collapse it), making room around it: one step.
+
+        The boxes below the group and to its right move so that the frame overlaps
+        nothing (and, collapsing, so that no gap is left); see :class:`RoomPlanner`.
+        """
+        scene = self.view.graph_scene
+        level = scene.level_of(node_id)
         node = level.nodes.get(node_id) if level is not None else None
         if level is None or node is None or node.body is None:
             return False
         if node.collapsed == (not expanded):
             return True
+        toggle = commands.SetAttribute(level, node_id, "collapsed", not expanded)
+        room = self.move_command(
+            RoomPlanner(scene, self.layout_options()).toggle(level, node_id, expanded),
+            follow=False)
         history = self.view.document.history
-        self.view.document.push(commands.SetAttribute(level, node_id, "collapsed",
-                                                      not expanded))
+        history.seal()
+        self.view.document.push(toggle if room is None else
+                                commands.Macro(toggle.text, [toggle, room]))
         history.seal()
         return True
+
+    def with_room_after_grouping(self, command: commands.Command, level: Graph,
+                                 node_ids: list[str]) -> commands.Command:
+        """``command`` (grouping ``node_ids`` of ``level``) and the moves closing its gap.
+
+        The grouped nodes leave room that one box does not fill: the boxes below move up
+        (and those to the right move left), in the same undo step.
+        """
+        group = next((c.node for c in getattr(command, "children", [])
+                      if isinstance(c, commands.InsertNode)), None)
+        if group is None:
+            return command
+        planner = RoomPlanner(self.view.graph_scene, self.layout_options())
+        room = self.move_command(planner.grouping(level, node_ids, group), follow=False)
+        return command if room is None else commands.Macro(command.text, [command, room])
+
+    def layout_options(self) -> LayoutOptions:
+        """Spacing of Auto Layout: folded to the view's size when :attr:`fold` is on."""
+        if not self.fold:
+            return LayoutOptions()
+        size = self.view.viewport().size()
+        return LayoutOptions(fold=(max(size.width() - 80.0, 400.0),
+                                   max(size.height() - 80.0, 300.0)))
 
     def auto_layout(self) -> None:
         """Arrange the shown level with the layered layout (one ``MoveNodes`` step).
 
-        Groups expanded in place are arranged with the size of their frames.
+        Groups expanded in place are arranged with the size of their frames; with
+        :attr:`fold`, long chains fold into columns that fit the view at 100 %.
         """
         view = self.view
         graph, scene = view.current_graph, view.graph_scene
         sizes = {n: box.size for n in graph.nodes if (box := scene.box(n)) is not None}
-        positions = layered_layout(graph, sizes)
+        positions = layered_layout(graph, sizes, options=self.layout_options())
         changed = {k: v for k, v in positions.items() if graph.nodes[k].pos != v}
         if changed:
             view.document.history.seal()
