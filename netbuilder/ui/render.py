@@ -157,6 +157,9 @@ def _write_svg(scene: GraphScene, path: Path) -> None:
     with _export_state(scene):
         painter = QPainter(generator)
         painter.setRenderHints(_HINTS)
+        # every group of the SVG names the painter's font: start with a real family (the
+        # canvas's), not the default alias "Sans Serif" that viewers would map elsewhere
+        painter.setFont(scene.style.fonts["detail"])
         painter.fillRect(QRectF(0.0, 0.0, source.width(), source.height()),
                          scene.style.brushes["background"])
         scene.render(painter, QRectF(0.0, 0.0, source.width(), source.height()), source)

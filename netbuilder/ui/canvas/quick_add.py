@@ -1,4 +1,9 @@
-"""The quick-add popup: type a few letters of a block's title or key, press Enter."""
+"""The quick-add popup: type a few letters of a block's title or key, press Enter.
+
+The popup is as large as what it lists: the list shows up to :data:`VISIBLE_ROWS` rows
+(then scrolls) and is as wide as its longest entry; when nothing matches, one line says
+so instead of an empty box.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,22 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from netbuilder.core.spec import BlockSpec
 
+#: Rows the list shows before it scrolls.
+VISIBLE_ROWS = 12
+#: Narrowest and widest the popup grows, in pixels.
+MIN_WIDTH, MAX_WIDTH = 240, 440
 _KEY_ROLE = Qt.ItemDataRole.UserRole
 _NAVIGATION = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
 
@@ -56,12 +73,16 @@ class QuickAddPopup(QFrame):
         self.list.setObjectName("quickAddList")
         self.list.setAccessibleName("Matching blocks")
         self.list.setUniformItemSizes(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nothing = QLabel("No block matches", self)
+        self.nothing.setObjectName("quickAddNothing")
+        self.nothing.setContentsMargins(4, 2, 4, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addWidget(self.search)
         layout.addWidget(self.list)
-        self.resize(280, 320)
+        layout.addWidget(self.nothing)
         self.search.textChanged.connect(self._filter)
         self.search.installEventFilter(self)
         self.list.itemActivated.connect(self._activate)
@@ -85,6 +106,28 @@ class QuickAddPopup(QFrame):
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
+        self.nothing.setText(f"No block matches “{text.strip()}”")
+        self._fit_to_content()
+
+    def _fit_to_content(self) -> None:
+        """As tall as the rows shown (at most :data:`VISIBLE_ROWS`), as wide as they are."""
+        count = self.list.count()
+        self.list.setVisible(count > 0)
+        self.nothing.setVisible(count == 0)
+        if count:
+            rows = min(count, VISIBLE_ROWS)
+            frame = 2 * self.list.frameWidth()
+            self.list.setFixedHeight(rows * self.list.sizeHintForRow(0) + frame)
+            scroll = self.list.verticalScrollBar().sizeHint().width() \
+                if count > VISIBLE_ROWS else 0
+            wanted = self.list.sizeHintForColumn(0) + frame + scroll + 8
+        else:
+            wanted = self.nothing.sizeHint().width()
+        margins = self.layout().contentsMargins()
+        width = min(max(wanted + margins.left() + margins.right(), MIN_WIDTH), MAX_WIDTH)
+        self.setFixedWidth(width)
+        self.layout().activate()
+        self.setFixedHeight(self.layout().sizeHint().height())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:
