@@ -7,9 +7,11 @@ Build one by name::
     graph = build_template("resnet50", input_shape=(3, 96, 96), num_classes=10)
 
 Every template is parameterised by its input shape (C×H×W) and number of classes, and
-keeps residual, inception, dense, VGG and NiN blocks as collapsible groups. Templates
-that torchvision also has are equal to it: same parameter count, ``state_dict`` keys that
-map onto torchvision's (:mod:`netbuilder.templates.mapping`) and the same outputs with the
+keeps residual, inception, dense, VGG and NiN blocks as collapsible groups; it opens at
+the level the lecture draws (VGG's convolutions, ResNet's stages of blocks: the groups
+that stand for a ``nn.Sequential`` are expanded in place, see ``templates._expanded``).
+Templates that torchvision also has are equal to it: same parameter count, ``state_dict``
+keys that map onto torchvision's (:mod:`netbuilder.templates.mapping`) and the same outputs with the
 same weights (:mod:`netbuilder.templates.weights`).
 
 Importing this package does not import torch.
