@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core.graph import Graph
 from netbuilder.core.layout import LayoutOptions, layered_layout
 from netbuilder.ui.canvas import GraphView
+from netbuilder.ui.canvas.levels import FRAME_HEADER
 from netbuilder.ui.canvas.node_item import LOD_FULL, LOD_SUMMARY, NodeItem
 from netbuilder.ui.canvas.style import MIN_SCREEN_PX
 from netbuilder.ui.canvas.view import FIT_MIN_SCALE
@@ -166,3 +167,22 @@ def test_fit_keeps_the_template_as_it_opens_readable_with_the_training_dock(
     assert first is not None and visible_rect(view).contains(first.scene_box())
     for item in view.graph_scene.node_items():
         check_texts(item, view.zoom)
+
+
+def test_expanded_group_headers_are_readable_at_every_zoom(make_editor: MakeEditor,
+                                                           qtbot: QtBot) -> None:
+    from tests.ui.test_canvas_expand import with_block
+
+    view = make_editor(with_block()).view
+    block = view.current_graph.by_name("block1")
+    assert view.edits.set_expanded(block.id, True)
+    frame = view.graph_scene.frame_item(block.id)
+    assert frame is not None
+    for _ in range(6):
+        shown = frame.shown_texts(view.zoom)
+        assert all(t.pixels >= MIN_SCREEN_PX and t.pen in FULL_CONTRAST for t in shown)
+        if view.zoom >= LOD_SUMMARY or FRAME_HEADER * view.zoom >= 16:
+            assert shown and shown[0].text == "block1", view.zoom
+        for item in view.graph_scene.node_items():
+            check_texts(item, view.zoom)
+        qtbot.keyClick(view, Qt.Key.Key_Minus)

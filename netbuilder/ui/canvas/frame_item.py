@@ -4,16 +4,22 @@ A :class:`GroupFrame` stands where the group's collapsed box would be (its top-l
 the group node's position) and is sized by the scene to hold the body's items. Only the
 header is hit by the mouse (the inside behaves like canvas); the chevron in the header
 collapses the group.
+
+The header follows the canvas's semantic zoom (:mod:`netbuilder.ui.canvas.node_item`):
+name, block type and shape from :data:`LOD_FULL`, the name in larger letters from
+:data:`LOD_SUMMARY`, below that the name in device pixels while the header is tall
+enough on screen to hold it.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QPainterPath, QPolygonF
+from PySide6.QtGui import QPainter, QPainterPath, QPolygonF, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from netbuilder.ui.canvas.levels import FRAME_HEADER
 from netbuilder.ui.canvas.looks import NodeLook
+from netbuilder.ui.canvas.node_item import LOD_FULL, LOD_SUMMARY, ShownText, TextRun
 from netbuilder.ui.canvas.style import CanvasStyle
 
 #: Smallest size of a frame (an empty body still shows its header and some room).
@@ -21,6 +27,7 @@ MIN_WIDTH, MIN_HEIGHT = 220.0, FRAME_HEADER + 40.0
 _RADIUS = 10.0
 _PAD = 10.0
 _TOGGLE = 18.0
+_IDENTITY = QTransform()
 
 
 class GroupFrame(QGraphicsItem):
@@ -119,18 +126,60 @@ class GroupFrame(QGraphicsItem):
         self._paint_header_text(painter)
 
     def _paint_header_text(self, painter: QPainter) -> None:
-        style, width = self.style, self._rect.width()
+        style = self.style
         painter.setPen(style.pens["header_text"])
         painter.setBrush(style.pens["header_text"].color())
         toggle = self._toggle_rect()
         c = toggle.center()
         painter.drawPolygon(QPolygonF([QPointF(c.x() - 5, c.y() - 3), QPointF(c.x() + 5, c.y() - 3),
                                        QPointF(c.x(), c.y() + 3)]))
-        right = f"{self.look.title}  ·  {self.look.shape or '?'}"
-        right_text, right_w = style.text("title", right, width * 0.5)
-        name_room = width - toggle.right() - 2 * _PAD - right_w - 8.0
-        name_text, _ = style.text("name", self.look.name, name_room)
-        painter.setFont(style.fonts["name"])
-        painter.drawStaticText(QPointF(toggle.right() + 6.0, 8.0), name_text)
-        painter.setFont(style.fonts["title"])
-        painter.drawStaticText(QPointF(width - _PAD - right_w, 9.5), right_text)
+        transform = painter.worldTransform()
+        scale = QStyleOptionGraphicsItem.levelOfDetailFromTransform(transform)
+        runs = self._header_runs(scale, transform)
+        device = scale < LOD_SUMMARY
+        if device:
+            painter.setWorldTransform(_IDENTITY)
+        for static, pos, font, _pen in runs:
+            painter.setFont(style.fonts[font])
+            painter.drawStaticText(pos, static)
+        if device:
+            painter.setWorldTransform(transform)
+
+    def _header_runs(self, scale: float, transform: QTransform) -> list[TextRun]:
+        """The header's texts at ``scale`` (device coordinates below :data:`LOD_SUMMARY`)."""
+        style, width = self.style, self._rect.width()
+        left = self._toggle_rect().right() + 6.0
+        if scale >= LOD_FULL:
+            right = f"{self.look.title}  ·  {self.look.shape or '?'}"
+            right_text, right_w = style.text("title", right, width * 0.5)
+            name_text, _ = style.text("name", self.look.name, width - left - 2 * _PAD
+                                      - right_w - 8.0)
+            return [(name_text, QPointF(left, (FRAME_HEADER - style.line_height("name")) / 2),
+                     "name", "header_text"),
+                    (right_text, QPointF(width - _PAD - right_w,
+                                         (FRAME_HEADER - style.line_height("title")) / 2),
+                     "title", "header_text")]
+        if scale >= LOD_SUMMARY:
+            name_text, _ = style.text("summary", self.look.name, width - left - _PAD)
+            return [(name_text, QPointF(left, (FRAME_HEADER - style.line_height("summary")) / 2),
+                     "summary", "header_text")]
+        header = transform.mapRect(QRectF(left, 0.0, width - left - _PAD, FRAME_HEADER))
+        line = style.line_height("bar_bold")
+        if header.height() < line + 2.0 or header.width() < 2 * line:
+            return []
+        name_text, _ = style.text("bar_bold", self.look.name, header.width())
+        return [(name_text, QPointF(header.left(), header.center().y() - line / 2),
+                 "bar_bold", "header_text")]
+
+    def shown_texts(self, scale: float) -> list[ShownText]:
+        """Every text the header shows when the view's scale is ``scale``, as drawn."""
+        runs = self._header_runs(scale, QTransform.fromScale(scale, scale))
+        device = scale < LOD_SUMMARY
+        out = []
+        for static, pos, font, pen in runs:
+            rect = QRectF(pos, static.size())
+            if device:
+                rect = QRectF(pos / scale, static.size() / scale)
+            pixels = self.style.fonts[font].pixelSize() * (1.0 if device else scale)
+            out.append(ShownText(static.text(), pixels, pen, rect))
+        return out
