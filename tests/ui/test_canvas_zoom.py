@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core.graph import Graph
 from netbuilder.core.layout import LayoutOptions, layered_layout
 from netbuilder.ui.canvas import GraphView
-from netbuilder.ui.canvas.levels import FRAME_HEADER
+from netbuilder.ui.canvas.levels import FRAME_HEADER, FRAME_PAD
 from netbuilder.ui.canvas.node_item import LOD_FULL, LOD_SUMMARY, NodeItem
 from netbuilder.ui.canvas.style import MIN_SCREEN_PX
 from netbuilder.ui.canvas.view import FIT_MIN_SCALE
@@ -181,7 +181,7 @@ def test_expanded_group_headers_are_readable_at_every_zoom(make_editor: MakeEdit
     for _ in range(6):
         shown = frame.shown_texts(view.zoom)
         assert all(t.pixels >= MIN_SCREEN_PX and t.pen in FULL_CONTRAST for t in shown)
-        if view.zoom >= LOD_SUMMARY or FRAME_HEADER * view.zoom >= 16:
+        if view.zoom >= LOD_SUMMARY or (FRAME_HEADER + FRAME_PAD) * view.zoom >= 20:
             assert shown and shown[0].text == "block1", view.zoom
         for item in view.graph_scene.node_items():
             check_texts(item, view.zoom)

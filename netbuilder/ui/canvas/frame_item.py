@@ -17,7 +17,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPolygonF, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from netbuilder.ui.canvas.levels import FRAME_HEADER
+from netbuilder.ui.canvas.levels import FRAME_HEADER, FRAME_PAD
 from netbuilder.ui.canvas.looks import NodeLook
 from netbuilder.ui.canvas.node_item import LOD_FULL, LOD_SUMMARY, ShownText, TextRun
 from netbuilder.ui.canvas.style import CanvasStyle
@@ -139,7 +139,12 @@ class GroupFrame(QGraphicsItem):
         device = scale < LOD_SUMMARY
         if device:
             painter.setWorldTransform(_IDENTITY)
-        for static, pos, font, _pen in runs:
+        for static, pos, font, pen in runs:
+            if device:  # a label on a pale tag: it spans the header and the body's margin
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(style.brushes["node"])
+                painter.drawRoundedRect(QRectF(pos, static.size()).adjusted(-3, -1, 3, 1), 3, 3)
+            painter.setPen(style.pens[pen])
             painter.setFont(style.fonts[font])
             painter.drawStaticText(pos, static)
         if device:
@@ -163,13 +168,14 @@ class GroupFrame(QGraphicsItem):
             name_text, _ = style.text("summary", self.look.name, width - left - _PAD)
             return [(name_text, QPointF(left, (FRAME_HEADER - style.line_height("summary")) / 2),
                      "summary", "header_text")]
-        header = transform.mapRect(QRectF(left, 0.0, width - left - _PAD, FRAME_HEADER))
+        band = transform.mapRect(QRectF(left, 1.0, width - left - _PAD,
+                                        FRAME_HEADER + FRAME_PAD - 2.0))
         line = style.line_height("bar_bold")
-        if header.height() < line + 2.0 or header.width() < 2 * line:
+        if band.height() < line or band.width() < 2 * line:
             return []
-        name_text, _ = style.text("bar_bold", self.look.name, header.width())
-        return [(name_text, QPointF(header.left(), header.center().y() - line / 2),
-                 "bar_bold", "header_text")]
+        name_text, _ = style.text("bar_bold", self.look.name, band.width())
+        return [(name_text, QPointF(band.left(), band.center().y() - line / 2),
+                 "bar_bold", "text")]
 
     def shown_texts(self, scale: float) -> list[ShownText]:
         """Every text the header shows when the view's scale is ``scale``, as drawn."""
