@@ -20,6 +20,7 @@ from math import prod
 from typing import Any
 
 from netbuilder.core.autograd_rules import overwrite_problem, untrained_outputs
+from netbuilder.core.gc_pause import paused_gc
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.shapes import format_shape
 from netbuilder.core.spec import (
@@ -163,6 +164,7 @@ class Analyzer:
         self._cache: dict[str, tuple[_CacheKey, Inference | ShapeError]] = {}
         self.result = Analysis()
 
+    @paused_gc()
     def run(self) -> Analysis:
         """Analyse the whole graph and return (and keep) the result."""
         result = Analysis()

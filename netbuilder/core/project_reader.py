@@ -136,12 +136,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _depth(value: Any) -> int:
     """Nesting depth of arrays and objects, without recursion."""
-    deepest, stack = 0, [(value, 1)]
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, stack = 1, [(value, 1)]
     while stack:
         item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, level)
+        children = [c for c in (item.values() if isinstance(item, dict) else item)
+                    if isinstance(c, (dict, list))]
+        if children:
+            deepest = max(deepest, level + 1)
             stack.extend((child, level + 1) for child in children)
     return deepest
 

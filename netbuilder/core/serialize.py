@@ -25,6 +25,7 @@ from typing import Any
 
 from netbuilder.core.errors import GraphError, ProjectFileError
 from netbuilder.core.fileio import atomic_write
+from netbuilder.core.gc_pause import paused_gc
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.project_reader import (
     FORMAT_VERSION,
@@ -87,6 +88,7 @@ def load(path: str | os.PathLike[str], registry: BlockRegistry | None = None) ->
     return loads(text, registry)
 
 
+@paused_gc()
 def loads(text: str, registry: BlockRegistry | None = None) -> Project:
     """Read a project from the text of a project file.
 
@@ -104,6 +106,7 @@ def loads(text: str, registry: BlockRegistry | None = None) -> Project:
     return Project(graph, training, meta)
 
 
+@paused_gc()
 def graph_from_dict(data: Any, registry: BlockRegistry | None = None) -> Graph:
     """Build a graph from the ``"graph"`` object of a project file.
 
@@ -211,6 +214,7 @@ def save(project: Project, path: str | os.PathLike[str]) -> None:
     atomic_write(path, dumps(project).encode("utf-8"))
 
 
+@paused_gc()
 def dumps(project: Project) -> str:
     """The text of a project file: stable, 2-space indented, defaults omitted."""
     document: dict[str, Any] = {
@@ -225,6 +229,7 @@ def dumps(project: Project) -> str:
     return _render(document, 0, True) + "\n"
 
 
+@paused_gc()
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
     """One graph level (and, inside it, every group body) as plain JSON data."""
     return _Writer().level(graph)[0]
