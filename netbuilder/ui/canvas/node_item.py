@@ -385,6 +385,8 @@ class NodeItem(QGraphicsItem):
                        style.pens["selected"] if self.isSelected() else Qt.PenStyle.NoPen)
         painter.setBrush(style.family(self.look.family)[1])
         painter.drawRect(self.box_rect())
+        if self._height * scale < style.line_height("bar_bold"):
+            return  # too thin for a label
         transform = painter.worldTransform()
         runs = self._bar_runs(transform.mapRect(self.box_rect()), scale)
         if runs:

@@ -132,6 +132,7 @@ class CanvasStyle:
     fonts: dict[str, QFont] = field(default_factory=dict)
     _families: dict[str, tuple[QBrush, QBrush]] = field(default_factory=dict)
     _metrics: dict[str, QFontMetricsF] = field(default_factory=dict)
+    _lines: dict[str, float] = field(default_factory=dict)
     _texts: dict[tuple[str, str, float], tuple[QStaticText, float]] = field(
         default_factory=dict)
 
@@ -173,7 +174,10 @@ class CanvasStyle:
 
     def line_height(self, font: str) -> float:
         """Height of one line of text in font ``font``."""
-        return self._font_metrics(font).height()
+        height = self._lines.get(font)
+        if height is None:
+            height = self._lines[font] = self._font_metrics(font).height()
+        return height
 
     def _font_metrics(self, font: str) -> QFontMetricsF:
         metrics = self._metrics.get(font)
