@@ -48,8 +48,10 @@ class MatrixGeometry:
 def mix(low: QColor, high: QColor, share: float) -> QColor:
     """The colour ``share`` (0..1) of the way from ``low`` to ``high``."""
     share = min(max(share, 0.0), 1.0)
-    return QColor.fromRgbF(*(a + (b - a) * share for a, b in zip(
-        low.getRgbF()[:3], high.getRgbF()[:3])))
+    pairs = ((low.redF(), high.redF()), (low.greenF(), high.greenF()),
+             (low.blueF(), high.blueF()))
+    red, green, blue = (a + (b - a) * share for a, b in pairs)
+    return QColor.fromRgbF(red, green, blue)
 
 
 def text_on(color: QColor) -> QColor:
