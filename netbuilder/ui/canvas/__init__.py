@@ -30,8 +30,11 @@ Methods
     ``selected_ids() -> list[str]`` (may include nodes of groups expanded in place:
     ``view.graph_scene.level_of(id)`` is the graph holding a node),
     ``selected_by_level()`` and ``selected_wires()`` (graph level → node ids, wires),
-    ``select(ids)``, ``select_all()``, ``fit()``, ``zoom_by(factor)``, ``zoom``
-    (property), ``quick_add()`` (Tab, or double-click on empty canvas),
+    ``select(ids)``, ``select_all()``, ``fit(min_scale=FIT_MIN_SCALE)`` (the whole
+    diagram, but never smaller than node names are readable: then the selection or the
+    top of the diagram; ``fit(MIN_SCALE)`` shows everything), ``zoom_by(factor)``,
+    ``zoom`` (property), ``quick_add()`` (Tab, or double-click on empty canvas),
+    ``empty_hint()`` (what the empty canvas says),
     ``grab_image(scale) -> QImage``, ``set_dark(bool | None)``, ``cancel_interaction()``,
     ``set_node_flags({node_id: "vanishing" | "exploding"})`` (a badge on each node whose
     gradients vanish or explode during training; ``{}`` clears them).
@@ -40,8 +43,15 @@ Gesture edits (``view.edits``, a :class:`~netbuilder.ui.canvas.gesture_edits.Ges
     ``add_block(key, scene_pos=None) -> str`` (dropped on a wire: inserted into it, one
     undo step; returns ``""`` and emits ``statusMessage`` when refused),
     ``add_block_after(key, source_id) -> str``, ``auto_layout()`` (one ``MoveNodes``
-    step), ``set_expanded(node_id, bool) -> bool`` (a ``SetAttribute(collapsed)`` step),
-    ``move_command(moves)``.
+    step; long chains folded into columns that fit the view while ``fold`` is on),
+    ``set_expanded(node_id, bool) -> bool`` (a ``SetAttribute(collapsed)`` step with the
+    moves that make room around the frame), ``with_room_after_grouping(command, level,
+    ids)`` (a grouping and the moves closing its gap, one step), ``move_command(moves)``.
+
+Semantic zoom
+    A node shows what can be read at the view's scale, never a text under 9 px: its full
+    view from 75 %, its name and shape from 56 %, below that a bar labelled in device
+    pixels (:mod:`netbuilder.ui.canvas.node_item`).
 
 Groups
     A group is drawn as one box (its ports, type, key parameters, output shape) with a

@@ -6,8 +6,9 @@ See :mod:`netbuilder.ui.canvas` for the contract with the main window.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QContextMenuEvent,
@@ -44,7 +45,7 @@ from netbuilder.ui.canvas.interactions import (
 from netbuilder.ui.canvas.node_item import LOD_SUMMARY, NodeItem
 from netbuilder.ui.canvas.quick_add import QuickAddPopup
 from netbuilder.ui.canvas.scene import GraphScene
-from netbuilder.ui.canvas.style import current_style, style_for
+from netbuilder.ui.canvas.style import CanvasStyle, current_style, style_for
 
 #: Mime type of a block dragged from the palette; the data is the block key in UTF-8.
 BLOCK_MIME = "application/x-netbuilder-block"
@@ -298,11 +299,11 @@ class GraphView(QGraphicsView):
             self._was_empty = empty
             self.viewport().update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         """The hint of the empty canvas, in the middle of the viewport."""
         if self.current_graph.nodes:
             return
-        style = self.graph_scene.style
+        style = cast(CanvasStyle, self.graph_scene.style)  # hides QGraphicsScene.style()
         transform = painter.worldTransform()
         painter.resetTransform()
         area = QRectF(self.viewport().rect())
