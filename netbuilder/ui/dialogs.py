@@ -234,7 +234,7 @@ class TemplateDialog(QDialog):
         facts = "computing…" if entry.params is None else (
             f"{grouped(entry.params)} parameters<br>{compact(entry.macs or 0)} mult-adds "
             "per sample")
-        self.details.setText(f"<h3>{escape(entry.title)}</h3><p>{escape(entry.description)}"
+        self.details.setText(f"<h3>{escape(entry.title)}</h3><p>{_prose(entry.description)}"
                              f"</p><p style='color: gray'>{facts}</p>")
 
     def chosen(self) -> TemplateEntry | None:
@@ -246,6 +246,13 @@ class TemplateDialog(QDialog):
         """Compute every remaining entry now (for tests and screenshots)."""
         while self._pending:
             self._compute_next()
+
+
+def _prose(text: str) -> str:
+    """A docstring sentence as HTML, its reStructuredText code (in double backquotes)
+    set as code."""
+    parts = escape(text).split("``")
+    return "".join(f"<code>{part}</code>" if k % 2 else part for k, part in enumerate(parts))
 
 
 def render_placeholder() -> QPixmap:

@@ -101,6 +101,7 @@ def test_click_shows_details_and_double_click_opens(
     rect: QRect = grid.visualItemRect(grid.item(card(dialog, "vgg13")))
     qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert "VGG-13" in dialog.details.text() and "parameters" in dialog.details.text()
+    assert "<code>vgg13</code>" in dialog.details.text() and "``" not in dialog.details.text()
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseDClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     chosen = dialog.chosen()
