@@ -369,6 +369,70 @@ class Graph:
                 f"connecting {source.name} to {target.name} would make a cycle",
                 (source.id, target.id))
 
+    def open_ports(self, node_id: str, port: str, *, forward: bool,
+                   ignore: Edge | None = None) -> dict[str, list[str]]:
+        """Every port a wire dragged from ``port`` of ``node_id`` may join, by node id.
+
+        :meth:`can_connect` answered for every candidate at once, in one pass over the
+        graph (the canvas lights these ports while a wire is dragged).
+
+        Args:
+            node_id: The node the wire is dragged from.
+            port: Its output port (``forward``) or its input port (otherwise).
+            forward: Whether the wire leaves an output and may join inputs.
+            ignore: A wire to treat as absent (the one being moved).
+        """
+        node = self.node(node_id)
+        if forward:
+            if port not in self.output_ports(node):
+                return {}
+            return self._open_inputs(node_id, port, ignore)
+        spec = next((p for p in self.input_ports(node) if p.name == port), None)
+        if spec is None:
+            return {}
+        feeding = {e for e in self.in_edges(node_id) if e.target_port == port and e != ignore}
+        if feeding and not spec.multi:
+            return {}
+        banned = self._closure(node_id, downstream=True, ignore=ignore)
+        out: dict[str, list[str]] = {}
+        for other in self.nodes.values():
+            if other.id not in banned:
+                ports = [o for o in self.output_ports(other)
+                         if Edge(other.id, node_id, o, port) not in feeding]
+                if ports:
+                    out[other.id] = ports
+        return out
+
+    def _open_inputs(self, source: str, port: str, ignore: Edge | None) -> dict[str, list[str]]:
+        taken: dict[tuple[str, str], list[Edge]] = {}
+        for edge in self.edges:
+            if edge != ignore:
+                taken.setdefault((edge.target, edge.target_port), []).append(edge)
+        banned = self._closure(source, downstream=False, ignore=ignore)
+        out: dict[str, list[str]] = {}
+        for other in self.nodes.values():
+            if other.id in banned:
+                continue
+            ports = [p.name for p in self.input_ports(other)
+                     if _joinable(taken.get((other.id, p.name), ()), p.multi,
+                                  Edge(source, other.id, port, p.name))]
+            if ports:
+                out[other.id] = ports
+        return out
+
+    def _closure(self, node_id: str, *, downstream: bool, ignore: Edge | None) -> set[str]:
+        """``node_id`` and every node it reaches (``downstream``) or that reaches it."""
+        incoming, outgoing = self._adj()
+        edges = outgoing if downstream else incoming
+        seen, stack = {node_id}, [node_id]
+        while stack:
+            for edge in edges.get(stack.pop(), ()):
+                nxt = edge.target if downstream else edge.source
+                if edge != ignore and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
     def can_connect(self, edge: Edge, *, ignore: Edge | None = None) -> bool:
         """Whether ``edge`` could be added, with ``ignore`` (a wire being moved) left out.
 
@@ -594,3 +658,9 @@ class Graph:
         self._touch()
         self._emit("node_changed", node_id, data="body")
         return old  # type: ignore[return-value]
+
+
+def _joinable(feeding: Iterable[Edge], multi: bool, edge: Edge) -> bool:
+    """Whether ``edge`` may join an input fed by ``feeding`` (the rule of ``check_edge``)."""
+    feeding = list(feeding)
+    return edge not in feeding and (multi or not feeding)

@@ -8,7 +8,7 @@ document; until then it only moves items or draws previews, which ``cancel`` und
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -98,26 +98,17 @@ class NewLinkInteraction(Interaction):
         self.node, self.port = source, ("out", edges[0].source_port)
 
     def _mark_compatible(self) -> None:
-        """Light the ports the wire may join: the model's rule (``Graph.can_connect``),
-        with the picked-up wire treated as gone."""
+        """Light the ports the wire may join: the model's rule (``Graph.open_ports``, one
+        pass over the level), with the picked-up wire treated as gone."""
         graph = self.graph
-        for item in self.scene.node_items():
-            if item.node_id in graph.nodes:
-                self._set_hot(item, frozenset(self._open_ports(graph, item)))
-
-    def _open_ports(self, graph: Graph, item: NodeItem) -> Iterator[Port]:
-        """The ports of ``item`` that the dragged wire could join."""
-        node_id, port = self.node.node_id, self.port[1]
         ignore = self.picked.edge if self.picked is not None else None
-        if self.forward:
-            for inp in item.look.inputs:
-                edge = Edge(node_id, item.node_id, port, inp.name)
-                if graph.can_connect(edge, ignore=ignore):
-                    yield "in", inp.name
-        else:
-            for out in item.look.outputs:
-                if graph.can_connect(Edge(item.node_id, node_id, out.name, port)):
-                    yield "out", out.name
+        side = "in" if self.forward else "out"
+        open_ports = graph.open_ports(self.node.node_id, self.port[1], forward=self.forward,
+                                      ignore=ignore)
+        for item in self.scene.node_items():
+            ports = open_ports.get(item.node_id)
+            if ports:
+                self._set_hot(item, frozenset((side, name) for name in ports))
 
     def _set_hot(self, item: NodeItem, ports: frozenset[Port]) -> None:
         if ports:
