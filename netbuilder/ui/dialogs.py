@@ -10,7 +10,6 @@ at once even for ResNet-152.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -90,10 +89,10 @@ class TemplateEntry:
 
 def template_entries() -> list[TemplateEntry]:
     """The templates of :mod:`netbuilder.templates`, else the bundled examples."""
-    try:
-        templates = importlib.import_module("netbuilder.templates")
-        infos = templates.list_templates()
-    except (ImportError, AttributeError):
+    from netbuilder import templates
+
+    infos = templates.list_templates()
+    if not infos:
         return example_entries()
     return [TemplateEntry(info.name, info.title, info.description,
                           _builder(templates, info.name), dict(getattr(info, "training", {})))

@@ -170,13 +170,11 @@ def test_random_graphs_lay_out_without_overlap_and_downward(seed: int, size: int
         assert boxes[edge.target][1] > boxes[edge.source][1]
 
 
-def test_five_hundred_nodes_lay_out_quickly() -> None:
-    import time
-
+def test_five_hundred_nodes_lay_out_without_overlap() -> None:
+    """(Its time is measured by bench/bench_canvas.py's load row, not asserted here.)"""
     graph = random_dag(3, 500)
-    start = time.perf_counter()
-    layered_layout(graph)
-    assert time.perf_counter() - start < 2.0
+    boxes = rects(graph, layered_layout(graph))
+    assert not overlapping(boxes)
 
 
 # -- folding long chains into columns ----------------------------------------------------

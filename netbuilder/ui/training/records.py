@@ -183,9 +183,3 @@ def _val_inputs(data: Any, indices: list[int]) -> Any:
         return x[torch.as_tensor(indices, device=x.device)].cpu()
     return torch.stack([batches.dataset[k][0] for k in indices])
 
-
-def graph_copy(graph: Graph) -> Graph:
-    """An independent copy of ``graph`` with the same node ids."""
-    from netbuilder.core.serialize import graph_from_dict, graph_to_dict
-
-    return graph_from_dict(graph_to_dict(graph), graph.registry)

@@ -50,7 +50,6 @@ from netbuilder.ui.training.records import (
     BatchChunk,
     RunInfo,
     collect_results,
-    graph_copy,
     run_info,
 )
 
@@ -268,7 +267,7 @@ class TrainingSession(QObject):
         self._reset()
         self.checkpoint_dir = checkpoint_dir
         self._set_state(PREPARING)
-        copy = graph_copy(graph)
+        copy = graph.copy()
         self._thread = threading.Thread(target=self._work, args=(copy, config, checkpoint_dir),
                                         name="netbuilder-training", daemon=True)
         self._timer.start(max(1, round(1000 / self.drain_hz)))
