@@ -11,6 +11,7 @@ Shapes never include the batch dimension: an image is ``(C, H, W)``, a vector ``
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,6 +118,8 @@ class ParamSpec:
     def _check_float(self, value: Any, node: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self._error(value, "must be a number", node)
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            raise self._error(value, "is too large", node)
         if not math.isfinite(value):
             raise self._error(value, "must be finite", node)
         self._in_range(float(value), node)

@@ -256,6 +256,14 @@ def test_a_position_of_four_hundred_digits_is_refused() -> None:
         serialize.loads(text)
 
 
+def test_a_real_parameter_of_four_hundred_digits_is_refused() -> None:
+    document = json.loads(seeds()[0])
+    document["graph"]["nodes"].append({"id": "drop", "type": "dropout", "params": {"p": 0}})
+    text = json.dumps(document).replace('"p": 0', '"p": 1' + "0" * 398)
+    with pytest.raises(ProjectFileError, match=r"params\.p: is too large"):
+        serialize.loads(text)
+
+
 def main(count: int) -> None:
     """Run ``count`` mutants and print how many were accepted and refused."""
     counts: Counter[str] = Counter()
