@@ -1,0 +1,222 @@
+"""What autograd keeps for the backward pass of each block, torch-free.
+
+Each rule names the tensors one block's forward saves, following torch's derivative
+formulas (``tools/autograd/derivatives.yaml``) as measured with
+``torch.autograd.graph.saved_tensors_hooks`` in ``tests/core/test_memory_autograd.py``:
+a convolution keeps its input (to compute the weight gradient), ReLU its output, batch
+norm its input and the batch statistics, max pooling its input and the argmax indices,
+add and concat nothing. Parameters and buffers that autograd also saves are not counted
+here: they are the model's weights, counted once by the planner.
+
+A rule sees the node's parameters, input and output shapes (per sample) and which
+inputs carry a gradient, and returns :class:`Saved` items. ``"input"`` and ``"output"``
+items are tensors other nodes may share (an in-place ReLU's output *is* its input), so
+the planner counts each storage once; ``"extra"`` items are the block's own (a dropout
+mask, pooling indices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+Shape = tuple[int, ...]
+
+#: Blocks whose result is their input tensor (a view or the very tensor).
+ALIAS_BLOCKS = frozenset({"identity", "flatten", "output", "group_output", "group_input"})
+#: Blocks run in float32 under autocast (CUDA's fp32 list): they cast a half input up.
+FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "groupnorm"})
+#: Blocks autocast runs in half precision: they cast their input (and weight) down.
+HALF_UNDER_AUTOCAST = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose2d",
+                                 "linear"})
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One tensor a block keeps for backward.
+
+    Attributes:
+        kind: ``"input"`` (input ``index``), ``"output"`` or ``"extra"``.
+        index: Which input, for ``"input"``.
+        numel: Elements per sample (``"extra"`` only); ``per_batch`` False means the
+            count does not grow with the batch (batch-norm statistics).
+        item_bytes: Bytes per element of an ``"extra"``; 0 means the activation dtype.
+        what: Short name shown in the arithmetic (``mask``, ``indices``).
+        per_batch: Whether ``numel`` is multiplied by the batch size.
+    """
+
+    kind: str
+    index: int = 0
+    numel: int = 0
+    item_bytes: int = 0
+    what: str = ""
+    per_batch: bool = True
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What a rule is told about one node.
+
+    Attributes:
+        params: The node's resolved parameters.
+        inputs: Input shapes per sample.
+        output: Output shape per sample.
+        input_grads: Per input, whether it carries a gradient.
+        trainable: Whether the node has parameters that are trained.
+        device: ``"cuda"`` or ``"cpu"`` (a dropout mask is 1 byte on CUDA, the
+            activation dtype on the CPU).
+    """
+
+    params: dict[str, Any]
+    inputs: tuple[Shape, ...]
+    output: Shape
+    input_grads: tuple[bool, ...]
+    trainable: bool
+    device: str
+
+
+Rule = Callable[[RuleInput], list[Saved]]
+
+
+def _input(index: int = 0) -> Saved:
+    return Saved("input", index)
+
+
+def _weighted(rule: RuleInput) -> list[Saved]:
+    """conv/linear: the input, needed for the weight gradient."""
+    return [_input()] if rule.trainable else []
+
+
+def _keeps_input(rule: RuleInput) -> list[Saved]:
+    return [_input()] if rule.input_grads[0] else []
+
+
+def _keeps_output(rule: RuleInput) -> list[Saved]:
+    return [Saved("output")] if rule.input_grads[0] else []
+
+
+def _keeps_input_or_output(rule: RuleInput) -> list[Saved]:
+    """leaky ReLU, ELU: the output when in place (the input is gone), else the input."""
+    if not rule.input_grads[0]:
+        return []
+    return [Saved("output")] if rule.params.get("inplace") else [_input()]
+
+
+def _prelu(rule: RuleInput) -> list[Saved]:
+    return [_input()] if rule.input_grads[0] or rule.trainable else []
+
+
+def _batchnorm(rule: RuleInput) -> list[Saved]:
+    """The input plus the batch mean and inverse standard deviation per channel."""
+    if not (rule.input_grads[0] or rule.trainable):
+        return []
+    channels = rule.inputs[0][0]
+    return [_input(), Saved("extra", numel=2 * channels, item_bytes=4,
+                            what=f"mean+invstd 2·{channels}", per_batch=False)]
+
+
+def _layernorm(rule: RuleInput) -> list[Saved]:
+    if not (rule.input_grads[0] or rule.trainable):
+        return []
+    rows = prod(rule.inputs[0][:len(rule.inputs[0]) - rule.params["normalized_dims"]])
+    return [_input(), Saved("extra", numel=2 * rows, item_bytes=4,
+                            what=f"mean+rstd 2·{rows}")]
+
+
+def _groupnorm(rule: RuleInput) -> list[Saved]:
+    if not (rule.input_grads[0] or rule.trainable):
+        return []
+    groups = rule.params["num_groups"]
+    return [_input(), Saved("extra", numel=2 * groups, item_bytes=4,
+                            what=f"mean+rstd 2·{groups}")]
+
+
+def _lrn(rule: RuleInput) -> list[Saved]:
+    """x, the padded squares (C + size − 1 channels), the pow base and the divisor."""
+    if not rule.input_grads[0]:
+        return []
+    shape = rule.inputs[0]
+    padded = (shape[0] + rule.params["size"] - 1) * prod(shape[1:])
+    numel = prod(shape)
+    return [_input(), Saved("extra", numel=padded, what="padded squares"),
+            Saved("extra", numel=2 * numel, what="pow base+divisor 2·x")]
+
+
+def _maxpool(rule: RuleInput) -> list[Saved]:
+    """The input and the argmax of every output, as int64."""
+    if not rule.input_grads[0]:
+        return []
+    return [_input(), Saved("extra", numel=prod(rule.output), item_bytes=8,
+                            what="indices int64")]
+
+
+def _dropout_mask(rule: RuleInput, numel: int) -> list[Saved]:
+    if not rule.input_grads[0] or rule.params.get("p") == 0:
+        return []
+    item = 1 if rule.device == "cuda" and numel == prod(rule.inputs[0]) else 0
+    return [Saved("extra", numel=numel, item_bytes=item, what="mask")]
+
+
+def _dropout(rule: RuleInput) -> list[Saved]:
+    return _dropout_mask(rule, prod(rule.inputs[0]))
+
+
+def _dropout2d(rule: RuleInput) -> list[Saved]:
+    return _dropout_mask(rule, rule.inputs[0][0])
+
+
+def _stochastic_depth(rule: RuleInput) -> list[Saved]:
+    if not rule.input_grads[0] or rule.params.get("p") == 0:
+        return []
+    per_batch = rule.params.get("mode", "row") == "row"
+    return [Saved("extra", numel=1, what="noise", per_batch=per_batch)]
+
+
+def _multiply(rule: RuleInput) -> list[Saved]:
+    """``((a·b)·c)…``: each factor is kept when the other side carries a gradient."""
+    saved: list[Saved] = []
+    left_grad = rule.input_grads[0]
+    for index in range(1, len(rule.inputs)):
+        right_grad = rule.input_grads[index]
+        if right_grad:
+            saved.append(_input(0) if index == 1 else
+                         Saved("extra", numel=prod(rule.output), what="partial product"))
+        if left_grad:
+            saved.append(_input(index))
+        left_grad = left_grad or right_grad
+    return saved
+
+
+def _nothing(rule: RuleInput) -> list[Saved]:
+    return []
+
+
+RULES: dict[str, Rule] = {
+    **dict.fromkeys(("conv1d", "conv2d", "conv3d", "conv_transpose2d", "linear"),
+                    _weighted),
+    **dict.fromkeys(("relu", "sigmoid", "tanh", "softmax", "log_softmax"), _keeps_output),
+    **dict.fromkeys(("gelu", "silu", "hardswish"), _keeps_input),
+    **dict.fromkeys(("leaky_relu", "elu"), _keeps_input_or_output),
+    "prelu": _prelu,
+    **dict.fromkeys(("batchnorm1d", "batchnorm2d", "batchnorm3d"), _batchnorm),
+    "layernorm": _layernorm, "groupnorm": _groupnorm, "lrn": _lrn,
+    **dict.fromkeys(("maxpool1d", "maxpool2d", "maxpool3d", "adaptive_maxpool2d"), _maxpool),
+    **dict.fromkeys(("avgpool1d", "avgpool2d", "avgpool3d"), _keeps_input),
+    **dict.fromkeys(("adaptive_avgpool1d", "adaptive_avgpool2d", "global_avgpool", "add",
+                     "concat", "channel_pad", "input", *ALIAS_BLOCKS), _nothing),
+    "dropout": _dropout, "dropout2d": _dropout2d, "stochastic_depth": _stochastic_depth,
+    "multiply": _multiply,
+}
+
+
+def rule_for(block: str) -> Rule | None:
+    """The saved-for-backward rule of ``block``, or None when none is known."""
+    return RULES.get(block)
+
+
+def saved_items(block: str, rule: RuleInput) -> Sequence[Saved] | None:
+    """What ``block`` keeps for backward, or None when the block has no rule."""
+    found = rule_for(block)
+    return None if found is None else found(rule)

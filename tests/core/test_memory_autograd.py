@@ -1,0 +1,61 @@
+"""The planner's saved-for-backward bytes equal what autograd saves (issue 17.2).
+
+For every template (at a small input and batch 2; the big ones marked slow) and for
+random graphs, the activations the planner says the forward pass keeps for backward
+match, within 5 %, the distinct storages torch's ``saved_tensors_hooks`` see.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+
+from netbuilder.compiler import compile_graph
+from netbuilder.core.analysis import analyze
+from netbuilder.core.graph import Graph
+from netbuilder.core.memory import MemorySettings, plan_memory
+from netbuilder.templates import build_template, template_names
+from tests.compiler.graphs import random_graphs
+from tests.core.memory_measure import saved_bytes
+
+BATCH = 2
+#: Templates that take more than a few seconds on a CPU, even at a small input.
+SLOW = {"resnet101", "resnet152", "densenet121", "wide_resnet50_2", "resnext50_32x4d",
+        "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "alexnet-paper", "zfnet", "alexnet"}
+#: A small input that every template accepts.
+SMALL_INPUTS = {"lenet5": None, "lenet5-classic": None, "alexnet": (3, 67, 67),
+                "alexnet-paper": (3, 67, 67), "zfnet": (3, 67, 67), "googlenet": (3, 64, 64),
+                "nin": (3, 67, 67), "densenet121": (3, 64, 64)}
+
+
+def predicted_and_measured(graph: Graph, batch: int = BATCH) -> tuple[int, int]:
+    """The planner's saved bytes and autograd's, for one training-mode forward pass."""
+    analysis = analyze(graph)
+    assert analysis.ok, [i.message for i in analysis.errors]
+    plan = plan_memory(graph, analysis, MemorySettings(batch=batch, device="cpu"))
+    assert not plan.uncosted
+    torch.manual_seed(0)
+    module = compile_graph(graph, analysis=analysis, seed=0).train()
+    inputs = torch.randn(batch, *module.input_shapes[0])
+    return plan.saved, saved_bytes(module, inputs)
+
+
+def _template_cases() -> list[object]:
+    return [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+            for name in template_names()]
+
+
+@pytest.mark.parametrize("name", _template_cases())
+def test_template_saved_bytes_match_autograd(name: str) -> None:
+    shape = SMALL_INPUTS.get(name, (3, 32, 32))
+    graph = build_template(name, input_shape=shape) if shape else build_template(name)
+    predicted, measured = predicted_and_measured(graph)
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(random_graphs())
+def test_random_graph_saved_bytes_match_autograd(graph: Graph) -> None:
+    predicted, measured = predicted_and_measured(graph)
+    assert predicted == pytest.approx(measured, rel=0.05)
