@@ -261,6 +261,9 @@ def _run_render(args: argparse.Namespace) -> int:
 
 # -- export -----------------------------------------------------------------------------------
 EXPORT_SUFFIXES = (".py", ".nbproj")
+#: ``--format`` choices; the deployment formats are written by :mod:`netbuilder.export_cli`.
+EXPORT_FORMATS = ("onnx", "pt2", "py", "job")
+DEPLOY_FORMATS = ("onnx", "pt2", "job")
 
 
 def _positive_int(text: str) -> int:
@@ -291,9 +294,20 @@ def _configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-outside-paths", action="store_true",
                         help="let OUT.py's export read weights files the project names "
                              "outside its own folder")
+    parser.add_argument("--format", choices=EXPORT_FORMATS,
+                        help="onnx (checked with onnxruntime), pt2 (torch.export program), "
+                             "py (source), job (a training folder for torchrun); default: "
+                             "from OUT's suffix")
+    parser.add_argument("--opset", type=_positive_int,
+                        help="the ONNX opset (default: torch's)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a job folder that exists")
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    export_format = _export_format(args)
+    if export_format in DEPLOY_FORMATS:
+        return _run_deploy_export(args, export_format)
     suffix = args.output.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
         raise ProjectFileError(f"{args.output}: choose a .py or .nbproj file name")
@@ -321,6 +335,39 @@ def _run_export(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return EXIT_OK
+
+
+def _export_format(args: argparse.Namespace) -> str | None:
+    """``--format``, or the format OUT's suffix names (``None``: the suffix decides later).
+
+    Raises:
+        UsageError: when ``--format py`` is given for a file that is not ``.py``.
+    """
+    suffix = args.output.suffix.lower()
+    if args.format is None:
+        return {".onnx": "onnx", ".pt2": "pt2"}.get(suffix)
+    if args.format == "py" and suffix != ".py":
+        raise UsageError(f"--format py writes a .py file, not {args.output}")
+    return str(args.format)
+
+
+def _run_deploy_export(args: argparse.Namespace, export_format: str) -> int:
+    """``export --format onnx|pt2|job`` (see :mod:`netbuilder.export_cli`)."""
+    from netbuilder import export_cli
+
+    project = load_source(args.file)
+    analysis = analyze(project.graph)
+    if not analysis.ok:
+        _print_errors(project.graph, analysis)
+        return EXIT_GRAPH_ERRORS
+    check_paths(project, source_folder(args.file), allow_outside=args.allow_outside_paths)
+    document = Document(project.graph, training=project.training, meta=project.meta)
+    if args.weights:
+        _apply_weights(document, args.weights)
+    if args.transfer is not None:
+        _apply_transfer(document, args.transfer)
+    title = str(document.meta.get("title") or Path(args.file).stem.split(":")[0])
+    return export_cli.export_document(document, title, args, export_format)
 
 
 def _export_targets(args: argparse.Namespace) -> list[Path]:
@@ -480,6 +527,10 @@ def _register_extensions() -> None:
     COMMANDS.append(Subcommand("import", "import a PyTorch model as an editable project "
                                          "(runs the factory's code: give only code you trust)",
                                import_cli.configure_import, import_cli.run_import))
+    from netbuilder.experiments import cli as sweep_cli
+
+    COMMANDS.append(Subcommand("sweep", sweep_cli.HELP, sweep_cli.configure_sweep,
+                               sweep_cli.run_sweep))
 
 
 _register_extensions()

@@ -1,0 +1,234 @@
+"""The Optuna study a sweep lives in: storage, creation, samplers, pruners, results.
+
+The study holds everything a worker needs — the project (as JSON), the space and where
+trial artefacts go — in its user attributes, so ``netbuilder sweep worker --storage URL
+--study NAME`` on another machine needs nothing else. No torch, no Qt.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from netbuilder.core.errors import NetBuilderError
+from netbuilder.core.serialize import Project, graph_from_dict, graph_to_dict
+from netbuilder.experiments.space import Space, parse_space
+
+#: Seconds between heartbeats of a running trial (a trial whose heartbeat stops for
+#: :data:`GRACE_S` is failed by the next worker that looks).
+HEARTBEAT_S = 5
+GRACE_S = 30
+#: User attribute holding why a trial failed.
+FAIL_REASON = "fail_reason"
+
+
+class StudyError(NetBuilderError):
+    """A study that cannot be opened, created or continued."""
+
+
+def default_storage(project_file: Path) -> str:
+    """The SQLite file beside a project: ``NAME.sweeps.db`` in the project's folder."""
+    path = project_file.absolute().with_name(f"{project_file.stem}.sweeps.db")
+    return f"sqlite:///{path}"
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """Connect to an Optuna storage URL, with heartbeats so dead workers' trials fail.
+
+    Raises:
+        StudyError: when the storage cannot be reached (one line, no traceback).
+    """
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
+    except Exception as exc:  # SQLAlchemy raises many kinds, all meaning "unreachable"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StudyError(f"cannot reach the storage {url}: {reason}") from None
+
+
+def sampler_for(space: Space, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The sampler of a space's search method.
+
+    Args:
+        space: The space.
+        worker: The worker's index, added to the seed so parallel workers draw
+            different values.
+    """
+    seed = None if space.seed is None else space.seed + worker
+    if space.method == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if space.method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+
+
+def pruner_for(space: Space) -> optuna.pruners.BasePruner:
+    """The pruner of a space (never prunes before ``warmup_epochs`` epochs)."""
+    if space.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2,
+                                           n_warmup_steps=space.warmup_epochs)
+    if space.pruner == "hyperband":
+        epochs = int(space.training.get("epochs", 10))
+        return optuna.pruners.HyperbandPruner(min_resource=max(space.warmup_epochs, 1),
+                                              max_resource=epochs)
+    return optuna.pruners.NopPruner()
+
+
+@dataclass
+class SweepStudy:
+    """An opened study with its project and space.
+
+    Attributes:
+        study: The Optuna study.
+        project: The project swept (its graph and training settings).
+        space: The checked space.
+        artifacts: Folder where trials write their weights and variant projects.
+    """
+
+    study: optuna.Study
+    project: Project
+    space: Space
+    artifacts: Path
+
+
+def create_or_open(storage: str, name: str, project: Project, space_data: Mapping[str, Any],
+                   artifacts: Path, *, resume: bool = False) -> SweepStudy:
+    """Create the study ``name``, or open it when it exists with the same space.
+
+    Raises:
+        SpaceError: when the space does not fit the project.
+        StudyError: when the storage cannot be reached, or the study exists with a
+            different space and ``resume`` is false.
+    """
+    space = parse_space(space_data, project.graph, project.training)
+    backend = open_storage(storage)
+    try:
+        existing = optuna.load_study(study_name=name, storage=backend)
+    except KeyError:
+        existing = None
+    if existing is not None:
+        _check_same(existing, space, name, resume)
+    study = optuna.create_study(
+        study_name=name, storage=backend, load_if_exists=True, directions=_directions(space),
+        sampler=sampler_for(space), pruner=pruner_for(space))
+    attrs = {"space": dict(space_data), "fingerprint": space.fingerprint(),
+             "project": {"graph": graph_to_dict(project.graph),
+                         "training": dict(project.training), "meta": dict(project.meta)},
+             "artifacts": str(artifacts.absolute()), "objectives": list(space.objectives)}
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    return SweepStudy(study, project, space, artifacts)
+
+
+def _directions(space: Space) -> list[StudyDirection]:
+    return [StudyDirection.MAXIMIZE if d == "maximize" else StudyDirection.MINIMIZE
+            for d in space.directions]
+
+
+def _check_same(study: optuna.Study, space: Space, name: str, resume: bool) -> None:
+    if study.user_attrs.get("objectives", list(space.objectives)) != list(space.objectives):
+        raise StudyError(f"study {name!r} optimises {study.user_attrs.get('objectives')}; "
+                         f"a study cannot change its objectives: choose another --study")
+    if study.user_attrs.get("fingerprint") != space.fingerprint() and not resume:
+        raise StudyError(f"study {name!r} exists with a different space: pass --resume to "
+                         f"go on with this space, or choose another --study")
+
+
+def load_sweep(storage: str, name: str, artifacts: Path | None = None,
+               worker: int = 0) -> SweepStudy:
+    """Open an existing study as a worker does (project and space from the study).
+
+    Raises:
+        StudyError: when the storage cannot be reached or holds no such sweep.
+    """
+    backend = open_storage(storage)
+    try:
+        probe = optuna.load_study(study_name=name, storage=backend)
+    except KeyError:
+        raise StudyError(f"no study {name!r} in {storage}") from None
+    attrs = probe.user_attrs
+    if "space" not in attrs or "project" not in attrs:
+        raise StudyError(f"study {name!r} was not made by netbuilder sweep")
+    data = attrs["project"]
+    project = Project(graph_from_dict(data["graph"]), dict(data.get("training") or {}),
+                      dict(data.get("meta") or {}))
+    space = parse_space(attrs["space"], project.graph, project.training)
+    study = optuna.load_study(study_name=name, storage=backend,
+                              sampler=sampler_for(space, worker),
+                              pruner=pruner_for(space))
+    return SweepStudy(study, project, space, artifacts or Path(attrs["artifacts"]))
+
+
+# -- results -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as the results table shows it.
+
+    Attributes:
+        number: Optuna's trial number.
+        state: ``complete``, ``pruned``, ``fail``, ``running`` or ``waiting``.
+        params: The values drawn.
+        values: The objective values (``None`` unless complete).
+        metrics: Last epoch's metrics, parameters and MACs.
+        reason: Why a trial failed or was pruned.
+        curve: One dict per epoch (``epoch``, ``train_loss``, ``val_loss``, ``val_acc``...).
+        project_file: The trained variant's project file (its weights beside it).
+        seconds: Wall time of the trial.
+    """
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    values: tuple[float, ...] | None
+    metrics: dict[str, Any]
+    reason: str
+    curve: list[dict[str, Any]]
+    project_file: str | None
+    seconds: float | None
+
+
+def trial_row(trial: FrozenTrial) -> TrialRow:
+    """A finished or running trial as a table row."""
+    attrs = trial.user_attrs
+    seconds = (trial.duration.total_seconds() if trial.duration is not None else None)
+    return TrialRow(
+        trial.number, trial.state.name.lower(), dict(trial.params),
+        tuple(trial.values) if trial.values is not None else None,
+        dict(attrs.get("metrics", {})), str(attrs.get(FAIL_REASON, "")),
+        list(attrs.get("curve", [])), attrs.get("project_file"), seconds)
+
+
+def ranked(rows: list[TrialRow], objectives: list[str]) -> list[TrialRow]:
+    """Rows best first by the first objective; unfinished and failed trials last."""
+    better_high = bool(objectives) and objectives[0] in ("val_acc", "train_acc")
+
+    def key(row: TrialRow) -> tuple[int, float, int]:
+        if row.values is None or not math.isfinite(row.values[0]):
+            return 1, 0.0, row.number
+        value = row.values[0]
+        return 0, -value if better_high else value, row.number
+
+    return sorted(rows, key=key)
+
+
+def pareto_numbers(study: optuna.Study) -> set[int]:
+    """Numbers of the trials on the Pareto front (the best trial of one objective)."""
+    if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+        return set()
+    return {t.number for t in study.best_trials}
+
+
+def fail_trial(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> None:
+    """Record a running trial as failed with ``reason`` (its worker is gone)."""
+    storage.set_trial_user_attr(trial_id, FAIL_REASON, reason)
+    storage.set_trial_state_values(trial_id, TrialState.FAIL)

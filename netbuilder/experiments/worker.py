@@ -1,0 +1,139 @@
+"""A sweep worker: a process that takes trials from a study until its share is done.
+
+``python -m netbuilder.experiments.worker --storage URL --study NAME [--trials N]`` (what
+``netbuilder sweep worker`` runs). Workers on several machines may share one study. A
+worker stops asking for trials when the study's trial budget is reached, its own ``--trials``
+are done, the time budget is spent, or it receives SIGTERM (the trial under way stops
+after its current batch and is recorded as failed: stopped).
+
+Exit status: 0 done; 2 the storage or study cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import optuna
+from optuna.trial import TrialState
+
+from netbuilder.core.errors import NetBuilderError
+from netbuilder.core.messages import one_line
+from netbuilder.experiments.study import SweepStudy, load_sweep
+from netbuilder.experiments.trial import TrialFailed, TrialRunner
+from netbuilder.training.trainer import Trainer
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class Worker:
+    """Takes trials from a study one after another (ask, run, tell).
+
+    Attributes:
+        sweep: The study and what it sweeps.
+        runner: The objective.
+        stopping: Whether a stop was asked for.
+    """
+
+    def __init__(self, sweep: SweepStudy) -> None:
+        self.sweep = sweep
+        self.runner = TrialRunner(sweep)
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish now: the trial under way stops after its batch and is recorded failed."""
+        self.stopping = True
+        trainer: Trainer | None = self.runner.current
+        if trainer is not None:
+            trainer.stop()
+
+    def run(self, trials: int | None = None, deadline: float | None = None) -> int:
+        """Run trials until a budget ends or :meth:`stop`; how many ran."""
+        done = 0
+        while not self.stopping and (trials is None or done < trials):
+            if (deadline is not None and time.time() >= deadline) or self._budget_spent():
+                break
+            self._one()
+            done += 1
+        return done
+
+    def _budget_spent(self) -> bool:
+        study, budget = self.sweep.study, self.sweep.space.trials
+        if budget is None:
+            return False
+        return len(study.get_trials(deepcopy=False)) >= budget
+
+    def _one(self) -> None:
+        study = self.sweep.study
+        trial = study.ask()
+        try:
+            values = self.runner(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+        except TrialFailed:
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, values)
+
+
+def run_worker(storage: str, study: str, *, trials: int | None = None,
+               timeout_s: float | None = None, artifacts: Path | None = None,
+               threads: int | None = None, index: int = 0) -> int:
+    """Open the study and run trials in this process; the exit status."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(max(threads, 1))
+    try:
+        sweep = load_sweep(storage, study, artifacts, index)
+    except NetBuilderError as exc:
+        print(f"netbuilder sweep worker: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    worker = Worker(sweep)
+
+    def on_term(_signum: int, _frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    limit = timeout_s if timeout_s is not None else sweep.space.timeout_s
+    started = _study_start(sweep)
+    deadline = started + limit if limit is not None else None
+    worker.run(trials, deadline)
+    return EXIT_OK
+
+
+def _study_start(sweep: SweepStudy) -> float:
+    """When the sweep began (the time budget counts from its first trial)."""
+    first = sweep.study.user_attrs.get("started")
+    return float(first) if isinstance(first, (int, float)) else time.time()
+
+
+def configure_worker(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of a sweep worker on ``parser``."""
+    parser.add_argument("--storage", required=True, help="Optuna storage URL of the study")
+    parser.add_argument("--study", required=True, help="name of the study")
+    parser.add_argument("--trials", type=int, help="trials this worker runs at most")
+    parser.add_argument("--timeout", type=float, help="seconds before taking no new trial")
+    parser.add_argument("--artifacts", type=Path,
+                        help="folder for trained weights (default: the study's)")
+    parser.add_argument("--threads", type=int, help="CPU threads of this worker")
+    parser.add_argument("--index", type=int, default=0,
+                        help="this worker's number (offsets the sampler's seed)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of a worker process."""
+    parser = argparse.ArgumentParser(prog="netbuilder sweep worker")
+    configure_worker(parser)
+    args = parser.parse_args(argv)
+    return run_worker(args.storage, args.study, trials=args.trials, timeout_s=args.timeout,
+                      artifacts=args.artifacts, threads=args.threads, index=args.index)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
