@@ -261,7 +261,19 @@ class _Planner:
             return
         for item in items:
             self._count(node, memory, item, known, output)
+        if any(v.grad for v in known):
+            self._cast_weight(node, info, memory)
         self._step(node, known, output, memory)
+
+    def _cast_weight(self, node: Node, info: NodeInfo, memory: NodeMemory) -> None:
+        """Autocast's half-precision copy of the weight, kept for the input gradient."""
+        if self.settings.precision == "fp32" or node.type not in HALF_UNDER_AUTOCAST:
+            return
+        width = node.resolved.get("out_channels", node.resolved.get("out_features", 0))
+        weight = info.params - (width if node.resolved.get("bias") else 0)
+        if weight > 0:
+            self._add(memory, f"{node.id}:weight16", 2 * weight, "weight cast to 16-bit",
+                      f"{weight:,}·2 B")
 
     # -- costs --------------------------------------------------------------------
     def _state(self, node: Node, info: NodeInfo, memory: NodeMemory, frozen: bool) -> None:

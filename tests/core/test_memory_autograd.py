@@ -29,16 +29,22 @@ SMALL_INPUTS = {"lenet5": None, "lenet5-classic": None, "alexnet": (3, 67, 67),
                 "nin": (3, 67, 67), "densenet121": (3, 64, 64)}
 
 
-def predicted_and_measured(graph: Graph, batch: int = BATCH) -> tuple[int, int]:
-    """The planner's saved bytes and autograd's, for one training-mode forward pass."""
+def predicted_and_measured(graph: Graph, batch: int = BATCH,
+                           precision: str = "fp32") -> tuple[int, int]:
+    """The planner's saved bytes and autograd's, for one training-mode forward pass.
+
+    ``bf16`` runs the forward pass under CPU autocast.
+    """
     analysis = analyze(graph)
     assert analysis.ok, [i.message for i in analysis.errors]
-    plan = plan_memory(graph, analysis, MemorySettings(batch=batch, device="cpu"))
+    plan = plan_memory(graph, analysis, MemorySettings(batch=batch, precision=precision,
+                                                     device="cpu"))
     assert not plan.uncosted
     torch.manual_seed(0)
     module = compile_graph(graph, analysis=analysis, seed=0).train()
     inputs = torch.randn(batch, *module.input_shapes[0])
-    return plan.saved, saved_bytes(module, inputs)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision != "fp32"):
+        return plan.saved, saved_bytes(module, inputs)
 
 
 def _template_cases() -> list[object]:
@@ -58,4 +64,19 @@ def test_template_saved_bytes_match_autograd(name: str) -> None:
 @given(random_graphs())
 def test_random_graph_saved_bytes_match_autograd(graph: Graph) -> None:
     predicted, measured = predicted_and_measured(graph)
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet20", "vgg11_bn", "googlenet"])
+def test_mixed_precision_saved_bytes_match_autograd_under_autocast(name: str) -> None:
+    shape = SMALL_INPUTS.get(name, (3, 32, 32))
+    graph = build_template(name, input_shape=shape) if shape else build_template(name)
+    predicted, measured = predicted_and_measured(graph, precision="bf16")
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(random_graphs())
+def test_random_graph_mixed_precision_saved_bytes_match_autograd(graph: Graph) -> None:
+    predicted, measured = predicted_and_measured(graph, precision="bf16")
     assert predicted == pytest.approx(measured, rel=0.05)
