@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from netbuilder import __version__
+from netbuilder.core import memory_report
 from netbuilder.core.analysis import Analysis, Issue, NodeInfo, analyze, format_shape
 from netbuilder.core.document import Document
 from netbuilder.core.errors import NetBuilderError, ProjectFileError
 from netbuilder.core.graph import Graph, Node
+from netbuilder.core.memory import MemoryPlan
 from netbuilder.core.messages import one_line
 from netbuilder.core.outputs import check_output_path, write_output
 from netbuilder.core.project_paths import (
@@ -118,14 +120,22 @@ def check_paths(project: Project, folder: Path | None, *, allow_outside: bool) -
 def _configure_summary(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a .nbproj project file or a template")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    memory_report.add_memory_arguments(parser)
 
 
 def _run_summary(args: argparse.Namespace) -> int:
     graph = load_source(args.file).graph
     analysis = analyze(graph)
     rows = _rows(graph, analysis)
+    plan = memory_report.plan_for(graph, analysis, args)
     if args.json:
-        print(json.dumps(_summary_json(graph, analysis, rows), indent=2, ensure_ascii=False))
+        out = _summary_json(graph, analysis, rows)
+        if plan is not None:
+            out["memory"] = memory_report.memory_json(graph, analysis, plan, args)
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    elif plan is not None:
+        print(_summary_text(graph, analysis, rows, plan))
+        print("\n".join(memory_report.memory_totals(graph, analysis, plan, args)))
     else:
         print(_summary_text(graph, analysis, rows))
     return EXIT_OK if analysis.ok else EXIT_GRAPH_ERRORS
@@ -197,8 +207,14 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-def _summary_text(graph: Graph, analysis: Analysis, rows: Sequence[_Row]) -> str:
-    lines = _table([_HEADERS, *(_cells(row) for row in rows)])
+def _summary_text(graph: Graph, analysis: Analysis, rows: Sequence[_Row],
+                  plan: MemoryPlan | None = None) -> str:
+    if plan is None:
+        lines = _table([_HEADERS, *(_cells(row) for row in rows)])
+    else:
+        lines = _table([(*_HEADERS, *memory_report.MEMORY_HEADERS),
+                        *((*_cells(row), *memory_report.memory_cells(
+                            plan.nodes.get(row.node.id))) for row in rows)])
     rule = "─" * max(len(line) for line in lines)
     out = [rule, lines[0], rule, *lines[1:], rule]
     out += _totals(analysis)
