@@ -21,7 +21,7 @@ pytest.importorskip("onnxruntime")
 FAST = ["lenet5", "resnet18:input_shape=3x64x64", "resnet20"]
 #: The big ones: every family, at the template's own size or a small one.
 SLOW = ["alexnet", "vgg11:input_shape=3x64x64", "googlenet:input_shape=3x96x96",
-        "densenet121:input_shape=3x64x64", "nin:input_shape=1x64x64", "alexnet-paper",
+        "densenet121:input_shape=3x64x64", "nin", "alexnet-paper",
         "zfnet", "resnext50_32x4d:input_shape=3x64x64", "lenet5-classic"]
 
 
