@@ -18,7 +18,7 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
-from netbuilder.experiments.study import SweepStudy, fail_trial
+from netbuilder.experiments.study import SweepStudy, fail_trial, trial_budget
 
 
 def default_jobs(gpus: int = 0) -> int:
@@ -64,9 +64,7 @@ class SweepRunner:
 
     def remaining(self) -> int | None:
         """Trials left in the budget (``None``: no trial budget)."""
-        budget = self.sweep.space.trials
-        if budget is None and self.sweep.space.method == "grid":
-            budget = _grid_size(self.sweep)
+        budget = trial_budget(self.sweep)
         if budget is None:
             return None
         return max(budget - len(self.sweep.study.get_trials(deepcopy=False)), 0)
@@ -149,10 +147,3 @@ def _ending(code: int) -> str:
             name = f"signal {-code}"
         return f"was killed ({name})"
     return f"exited with status {code}"
-
-
-def _grid_size(sweep: SweepStudy) -> int:
-    size = 1
-    for values in sweep.space.grid().values():
-        size *= len(values)
-    return size

@@ -169,6 +169,15 @@ def load_sweep(storage: str, name: str, artifacts: Path | None = None,
     return SweepStudy(study, project, space, artifacts or Path(attrs["artifacts"]))
 
 
+def trial_budget(sweep: SweepStudy) -> int | None:
+    """Trials the sweep runs in all: the space's budget, else a grid's size."""
+    if sweep.space.trials is not None:
+        return sweep.space.trials
+    if sweep.space.method == "grid":
+        return math.prod(len(values) for values in sweep.space.grid().values())
+    return None
+
+
 # -- results -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrialRow:

@@ -19,11 +19,10 @@ from pathlib import Path
 from types import FrameType
 
 import optuna
-from optuna.trial import TrialState
 
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.messages import one_line
-from netbuilder.experiments.study import SweepStudy, load_sweep
+from netbuilder.experiments.study import SweepStudy, load_sweep, trial_budget
 from netbuilder.experiments.trial import TrialFailed, TrialRunner
 from netbuilder.training.trainer import Trainer
 
@@ -62,22 +61,15 @@ class Worker:
         return done
 
     def _budget_spent(self) -> bool:
-        study, budget = self.sweep.study, self.sweep.space.trials
+        budget = trial_budget(self.sweep)
         if budget is None:
             return False
-        return len(study.get_trials(deepcopy=False)) >= budget
+        return len(self.sweep.study.get_trials(deepcopy=False)) >= budget
 
     def _one(self) -> None:
-        study = self.sweep.study
-        trial = study.ask()
-        try:
-            values = self.runner(trial)
-        except optuna.TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
-        except TrialFailed:
-            study.tell(trial, state=TrialState.FAIL)
-        else:
-            study.tell(trial, values)
+        """One trial through ``optimize`` (heartbeats, pruning and the grid's end work)."""
+        self.sweep.study.optimize(self.runner, n_trials=1, catch=(TrialFailed,),
+                                  gc_after_trial=True)
 
 
 def run_worker(storage: str, study: str, *, trials: int | None = None,

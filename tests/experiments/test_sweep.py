@@ -1,0 +1,115 @@
+"""Sweeps in worker processes sharing one SQLite study, through ``netbuilder sweep``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from netbuilder.cli import main
+from netbuilder.core.serialize import load
+from netbuilder.experiments.runner import SweepRunner, shares
+from netbuilder.experiments.study import FAIL_REASON, create_or_open, default_storage
+from tests.experiments.conftest import write_project, write_space
+
+SENSIBLE, SILLY = 0.01, 1e-6
+
+
+def _study(project: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=default_storage(project))
+
+
+def test_six_trials_on_two_workers_rank_a_sensible_rate_first(
+        project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    space = write_space(project_file.parent, {
+        "parameters": {"lr": {"values": [SENSIBLE, SILLY]},
+                       "c1.out_channels": {"values": [4, 8, 16]}},
+        "search": {"method": "grid", "trials": 6}})
+    started = time.perf_counter()
+    code = main(["sweep", str(project_file), "--space", str(space), "--jobs", "2"])
+    seconds = time.perf_counter() - started
+    out = capsys.readouterr().out
+    assert code == 0, out
+    trials = _study(project_file, "space").get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    assert len({t.user_attrs["worker_pid"] for t in trials}) == 2
+    sensible = [t.value for t in trials if t.params["lr"] == SENSIBLE]
+    silly = [t.value for t in trials if t.params["lr"] == SILLY]
+    assert min(sensible) > max(silly)  # type: ignore[type-var]
+    table = [line.split() for line in out.splitlines()[1:7]]
+    assert all(float(row[2]) == SENSIBLE for row in table[:3]), out
+    assert "best trial" in out
+    print(f"6 trials, 2 workers: {seconds:.1f} s")
+
+
+def test_a_killed_worker_leaves_its_trial_failed_and_the_others_finish(
+        tmp_path: Path) -> None:
+    project = load(write_project(tmp_path, epochs=25))
+    storage = default_storage(tmp_path / "small.nbproj")
+    space = {"parameters": {"c1.out_channels": {"values": [2, 4, 6, 8]}},
+             "search": {"method": "grid"}}
+    sweep = create_or_open(storage, "kill", project, space, tmp_path / "runs")
+    runner = SweepRunner(sweep, storage, jobs=2)
+    runner.start()
+    victim = _wait_for_a_trial_mid_run(sweep.study)
+    os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
+    runner.wait(0.2)
+    trials = {t.number: t for t in sweep.study.get_trials()}
+    assert trials[victim.number].state == TrialState.FAIL
+    assert "killed (SIGKILL)" in trials[victim.number].user_attrs[FAIL_REASON]
+    others = [t for n, t in trials.items() if n != victim.number]
+    assert sum(t.state == TrialState.COMPLETE for t in others) == 2
+    assert not any(t.state == TrialState.RUNNING for t in others)
+
+
+def _wait_for_a_trial_mid_run(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """A running trial that has finished an epoch (polled; the test's timeout bounds it)."""
+    while True:
+        for trial in study.get_trials(states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get("curve") and "worker_pid" in trial.user_attrs:
+                return trial
+        time.sleep(0.05)
+
+
+def test_trials_are_shared_out_evenly() -> None:
+    assert shares(6, 2) == [3, 3]
+    assert shares(5, 2) == [3, 2]
+    assert shares(1, 4) == [1]
+
+
+def test_a_bad_entry_is_refused_before_any_trial(project_file: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    space = write_space(project_file.parent, {"parameters": {"c7.out_channels": {
+        "values": [4]}}})
+    assert main(["sweep", str(project_file), "--space", str(space)]) == 2
+    err = capsys.readouterr().err
+    assert "parameters.c7.out_channels" in err and "no node named 'c7'" in err
+    assert not project_file.with_name("small.sweeps.db").exists()
+
+
+def test_an_unreachable_storage_is_one_message(project_file: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    space = write_space(project_file.parent, {"parameters": {"lr": {"values": [0.01]}}})
+    url = f"sqlite:///{tmp_path / 'missing' / 'folder' / 'study.db'}"
+    assert main(["sweep", str(project_file), "--space", str(space), "--storage", url]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the storage" in err[0]
+
+
+def test_a_study_with_another_space_is_refused_unless_resumed(
+        project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = write_space(project_file.parent, {"parameters": {"lr": {"values": [0.01]}},
+                                              "search": {"trials": 1}}, "a.json")
+    project = load(project_file)
+    create_or_open(default_storage(project_file), "s", project,
+                   {"parameters": {"lr": {"values": [0.02]}}}, project_file.parent)
+    args = ["sweep", str(project_file), "--space", str(first), "--study", "s"]
+    assert main(args) == 2
+    assert "exists with a different space" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 0
+    assert [t.params for t in _study(project_file, "s").get_trials()] == [{"lr": 0.01}]
