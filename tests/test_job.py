@@ -88,8 +88,10 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(job: Path, tmp_path: P
     for a, b in zip(rank0, rank1):  # the replicas agree after every step
         assert torch.equal(a, b)
     single = run_job(job, "--max-steps", steps, "--batch-size", 2 * BATCH, "--trace",
-                     tmp_path / "one", "--out", tmp_path / "one_out")
+                     tmp_path / "one", "--out", tmp_path / "one_out", "--tensorboard",
+                     tmp_path / "tb")
     assert single.returncode == 0, single.stderr[-3000:]
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     for a, b in zip(rank0, traced(tmp_path / "one", 0)):
         assert torch.allclose(a, b, atol=1e-5)
     _opens_in_the_app(tmp_path / "ddp_out" / "last.pt", job)

@@ -92,6 +92,8 @@ def configure_train_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="CKPT",
                         help="go on from a checkpoint (settings default to the checkpoint's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--tensorboard", type=Path, metavar="DIR",
+                        help="write TensorBoard scalars, histograms and the graph into DIR")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -273,6 +275,10 @@ def _fit(trainer: Trainer, args: argparse.Namespace, name: str,
         trainer.callbacks.append(ProgressBar(sys.stderr))
     if args.json_log:
         trainer.callbacks.append(JsonLogger(sys.stdout))
+    if getattr(args, "tensorboard", None) is not None:
+        from netbuilder.training.tensorboard import TensorBoardLogger
+
+        trainer.callbacks.append(TensorBoardLogger(prepare_output_folder(args.tensorboard)))
     if not args.no_checkpoint:
         folder = args.checkpoint_dir or Path("checkpoints") / name
         trainer.callbacks.append(ModelCheckpoint(prepare_output_folder(folder)))

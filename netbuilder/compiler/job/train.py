@@ -288,9 +288,17 @@ class Run:
     def _tensorboard(self) -> Any:
         if self.args.tensorboard is None or not self.procs.main:
             return None
+        import warnings
+
         from torch.utils.tensorboard import SummaryWriter
 
-        return SummaryWriter(str(self.args.tensorboard))
+        writer = SummaryWriter(str(self.args.tensorboard))
+        with warnings.catch_warnings():  # add_graph traces with torch.jit (deprecated)
+            warnings.simplefilter("ignore", FutureWarning)
+            self.net.eval()
+            writer.add_graph(self.net, self._inputs(self.data.train[:1][0]))
+            self.net.train()
+        return writer
 
     # -- resuming --------------------------------------------------------------------------
     def resume(self) -> None:
