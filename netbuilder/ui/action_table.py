@@ -84,6 +84,13 @@ MODEL_ACTIONS: tuple[ActionSpec[ModelsController], ...] = (
     ActionSpec("export_source", "Export P&ython Source…",
                "Save the network as a standalone PyTorch file (one nn.Module class)",
                lambda m: m.export_source(), places=(Place(FILE, 3, 2),)),
+    ActionSpec("export_network", "Export &Network…",
+               "Save the network as ONNX, a PyTorch ExportedProgram (.pt2), Python source or "
+               "a training job folder for torchrun", lambda m: m.export_network(),
+               places=(Place(FILE, 3, 3),)),
+    ActionSpec("open_run", "Open &Run…",
+               "Open a run trained from an exported job folder: its curves, weights and "
+               "results", lambda m: m.open_run(), places=(Place(FILE, 0, 5),)),
 )
 
 EDIT_ACTIONS: tuple[ActionSpec[NetworkEditor], ...] = (

@@ -8,7 +8,12 @@
   or a file the user picks — one undo step;
 * **Transfer Learning…** freezes every layer but a fresh head for a new number of
   classes — one undo step;
-* **Export Python Source…** writes a standalone PyTorch file defining the network.
+* **Export Python Source…** writes a standalone PyTorch file defining the network;
+* **Export Network…** writes it as ONNX (checked with onnxruntime), a ``.pt2``
+  ExportedProgram, Python source or a training job folder for ``torchrun`` — the same
+  functions as ``netbuilder export --format`` (:mod:`netbuilder.export_cli`);
+* **Open Run…** brings back a run trained from a job folder
+  (:mod:`netbuilder.ui.run_import`).
 
 Everything that imports or runs torch happens off the GUI thread
 (:func:`~netbuilder.ui.busy.run_busy`); failures are shown as messages, never tracebacks.
@@ -43,6 +48,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)"
 PYTHON_FILTER = "Python files (*.py);;All files (*)"
+#: File › Export Network's choices: the dialog's filter → (format, suffix).
+EXPORT_FILTERS = {
+    "ONNX model, checked with onnxruntime (*.onnx)": ("onnx", ".onnx"),
+    "PyTorch ExportedProgram (*.pt2)": ("pt2", ".pt2"),
+    "Python source (*.py)": ("py", ".py"),
+    "Training job folder for torchrun (*)": ("job", ""),
+}
 #: Most classes the transfer-learning question accepts.
 MAX_CLASSES = 100_000
 
@@ -254,3 +266,53 @@ class ModelsController(QObject):
             return False
         self.window.show_message(f"Exported class {name} to {written}")
         return True
+
+    # -- deployment formats and jobs ----------------------------------------------------------
+    def export_network(self) -> Path | None:
+        """Ask for a format and a name, then write the network in that format."""
+        name = self.window.files.document_name()
+        start = self.document.path.parent / name if self.document.path else Path.home() / name
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export Network", str(start),
+                                                   ";;".join(EXPORT_FILTERS))
+        if not path:
+            return None
+        export_format, suffix = EXPORT_FILTERS.get(chosen, ("onnx", ".onnx"))
+        target = Path(path)
+        if suffix and target.suffix.lower() != suffix:
+            target = target.with_suffix(suffix)
+        return target if self.export_network_to(target, export_format) else None
+
+    def export_network_to(self, path: Path, export_format: str, *, force: bool = False) -> bool:
+        """Write the network to ``path`` as ``onnx``, ``pt2``, ``py`` or ``job``; report it."""
+        if export_format == "py":
+            return self.export_source_to(path)
+        document = self.document
+        if not confirm_paths(self.window, document, "Export", trusted=self.trusted_folders()):
+            return False
+        graph = anchored_graph(document.graph, project_folder(document))
+        copy = Document(graph, training=document.training, meta=dict(document.meta))
+        title = self.window.files.document_name()
+
+        def write() -> tuple[Path, float | None]:
+            from netbuilder.export_cli import write_format
+
+            return write_format(copy, title, path, export_format, force=force)
+
+        done = self._background(f"Writing {path.name}…", write, "Cannot export the network")
+        if done is None:
+            return False
+        written, difference = done
+        check = f" (max |Δ| vs the network {difference:.1e})" if difference is not None else ""
+        self.window.show_message(f"Exported {written}{check}", 12000)
+        return True
+
+    def open_run(self) -> bool:
+        """Ask for a job folder and open its run (curves, weights, results)."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open Run", str(Path.home()))
+        return bool(folder) and self.open_run_folder(Path(folder))
+
+    def open_run_folder(self, folder: Path) -> bool:
+        """Open the run in ``folder`` (see :func:`netbuilder.ui.run_import.open_run`)."""
+        from netbuilder.ui.run_import import open_run
+
+        return open_run(self.window, folder) is not None
