@@ -33,6 +33,7 @@ from netbuilder.compiler.module_map import (
     module_kind,
 )
 from netbuilder.compiler.op_map import FullShape, OpCall, convert_call, function_kind
+from netbuilder.compiler.opaque_import import OpaqueCall, OpaqueWriter, keeps_as_opaque
 from netbuilder.compiler.verify import reproduces
 from netbuilder.core.errors import GraphError
 from netbuilder.core.registry import default_registry
@@ -82,18 +83,22 @@ class ImportTracer(fx.Tracer):
 
     def __init__(self, matcher: CompositeMatcher) -> None:
         super().__init__()
+        self.proxy_buffer_attributes = True  # a buffer read in forward is a get_attr node
         self.matcher = matcher
         self.untraceable: dict[str, str] = {}
+        self._kept: dict[int, bool] = {}
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        """Leaves: mapped modules, matched composites, stateful or ``torch.nn`` others."""
+        """Leaves: mapped modules, matched composites, modules kept whole as opaque nodes."""
         if module_qualified_name in self.untraceable or type(m) in MODULE_CONVERTERS:
             return True
         if self.matcher.match(m) is not None:
             return True
         if isinstance(m, _CONTAINERS) and type(m).forward in (c.forward for c in _CONTAINERS):
             return False
-        return has_own_state(m) or type(m).__module__.startswith("torch.nn.")
+        if id(m) not in self._kept:
+            self._kept[id(m)] = keeps_as_opaque(m)
+        return self._kept[id(m)]
 
     def call_module(self, m: nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
@@ -234,12 +239,15 @@ class Plan:
         inputs: The traced tensors feeding each mapped call, in order.
         modules: Qualified module name of each mapped ``call_module`` node.
         unmapped: Everything that cannot be imported.
+        opaque: For each call kept as an opaque node: its local module and tensor names →
+            the model's module names and ``state_dict`` keys.
     """
 
     calls: dict[fx.Node, tuple[BlockCall, ...]] = field(default_factory=dict)
     inputs: dict[fx.Node, tuple[fx.Node, ...]] = field(default_factory=dict)
     modules: dict[fx.Node, str] = field(default_factory=dict)
     unmapped: list[Unmapped] = field(default_factory=list)
+    opaque: dict[fx.Node, dict[str, str]] = field(default_factory=dict)
 
 
 def live_nodes(graph: fx.Graph) -> list[fx.Node]:
@@ -272,23 +280,33 @@ class Classifier:
         self.plan = Plan()
         self._registry = default_registry()
         self._reported: set[fx.Node] = set()
+        self._from_input: set[fx.Node] = set()
+        self._inlined: set[fx.Node] = set()
+        self._opaque = OpaqueWriter(model, self.is_value)
+
+    def is_value(self, node: fx.Node) -> bool:
+        """Whether a traced node is a tensor of the graph: a call computing a tensor from
+        the input (anything else is folded into the opaque nodes that read it)."""
+        return node.op == "placeholder" or (node.op.startswith("call_") and node in
+                                             self._from_input and self.shapes.get(node) is not None)
 
     def classify(self) -> Plan:
         """Classify every live node, then report side effects and non-tensor values."""
         live = live_nodes(self.traced)
         uses = Counter(str(n.target) for n in live if n.op == "call_module")
+        self._from_input = _from_input(live)
+        # a tensor not computed from the input (a parameter read in forward) is no block's
+        # operand: it is folded into the opaque node reading it
+        self.shapes = {n: s if n in self._from_input else None for n, s in self.shapes.items()}
         placeholders = 0
         for node in live:
             if node.op == "placeholder":
                 placeholders += 1
                 if placeholders > 1:
                     self._unmapped(node.name, "input", "a second input (one is supported)")
-            elif node.op == "get_attr":
-                self._unmapped(str(node.target), _attribute_kind(self.model, str(node.target)),
-                               "a parameter or buffer used directly in forward")
             elif node.op == "output":
                 self._check_output(node)
-            elif node.op == "call_module" or self.shapes.get(node) is not None:
+            elif self.is_value(node):
                 self._classify_call(node, uses[str(node.target)])
         self._check_values(live)
         self._check_side_effects(set(live))
@@ -306,10 +324,25 @@ class Classifier:
             else:
                 mapped = convert_call(OpCall(node, self.shapes))
                 self._accept(node, mapped.steps, mapped.inputs)
-        except Unsupported as verdict:
-            self._failed(node, str(verdict))
-        except (TypeError, ValueError, AttributeError) as error:
-            self._failed(node, f"cannot read it: {error}")
+        except (Unsupported, TypeError, ValueError, AttributeError) as error:
+            if node.op == "call_module" and (str(node.target) in self.tracer.untraceable or (
+                    uses > 1 and any(True for _ in
+                                     self.model.get_submodule(str(node.target)).parameters()))):
+                self._failed(node, str(error))  # untraceable, or shared weights
+            else:
+                self._keep_opaque(node, error)
+
+    def _keep_opaque(self, node: fx.Node, why: Exception) -> None:
+        """Keep ``node`` as an opaque node (reported with ``why`` when even that fails)."""
+        name = str(node.target).rpartition(".")[2] if node.op == "call_module" else ""
+        try:
+            kept: OpaqueCall = self._opaque.write(node, name)
+            self._accept(node, (kept.block,), tuple(kept.inputs))
+        except (Unsupported, TypeError, ValueError, AttributeError) as error:
+            self._failed(node, f"{why}; cannot keep it as an opaque call either: {error}")
+            return
+        self.plan.opaque[node] = kept.sources
+        self._inlined |= kept.inlined
 
     def _failed(self, node: fx.Node, reason: str) -> None:
         self._unmapped(scope_name(node), self._kind(node), reason)
@@ -348,6 +381,8 @@ class Classifier:
             return module_kind(self.model.get_submodule(str(node.target)))
         if node.op == "call_method":
             return f"Tensor.{node.target}"
+        if node.op == "get_attr":
+            return _attribute_kind(self.model, str(node.target))
         return function_kind(node.target)
 
     def _check_output(self, node: fx.Node) -> None:
@@ -367,12 +402,13 @@ class Classifier:
         A mapped call reads such a value only as a constant it has checked against the
         traced shapes (``x.view(x.size(0), -1)`` is a flatten), so these are not lost.
         """
-        settled = set(self.plan.calls)
+        settled = set(self.plan.calls) | self._inlined
+        alive = set(live)
         for node in reversed(live):
-            if node.op not in ("call_function", "call_method") or node in self._reported \
-                    or self.shapes.get(node) is not None or node in settled:
+            if node.op not in ("call_function", "call_method", "call_module", "get_attr") \
+                    or node in self._reported or self.is_value(node) or node in settled:
                 continue
-            if all(user in settled for user in node.users):
+            if all(user in settled or user not in alive for user in node.users):
                 settled.add(node)
             else:
                 self._failed(node, "returns a value that is not a tensor")
@@ -385,6 +421,15 @@ class Classifier:
             if _in_place(node, self.model) and any(s in live for s in node.all_input_nodes):
                 self._unmapped(scope_name(node), self._kind(node),
                                "changes a tensor in place and its result is unused")
+
+
+def _from_input(live: list[fx.Node]) -> set[fx.Node]:
+    """The traced nodes whose value depends on the model's input."""
+    found: set[fx.Node] = set()
+    for node in live:
+        if node.op == "placeholder" or any(n in found for n in node.all_input_nodes):
+            found.add(node)
+    return found
 
 
 def _attribute_kind(model: nn.Module, target: str) -> str:

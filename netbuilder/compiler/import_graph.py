@@ -91,6 +91,8 @@ class GraphBuilder:
     Attributes:
         module_paths: Qualified module name → dotted node path in the graph, for every
             module that became a node (the key mapping of the weights).
+        opaque_paths: Dotted node path of every opaque node → its local module and tensor
+            names → the model's module names and ``state_dict`` keys.
     """
 
     def __init__(self, model: nn.Module, plan: Plan, input_shape: tuple[int, ...]) -> None:
@@ -100,6 +102,7 @@ class GraphBuilder:
         self.levels: dict[tuple[str, ...], Level] = {(): self.root}
         self.home: dict[fx.Node, Level] = {}
         self.module_paths: dict[str, str] = {}
+        self.opaque_paths: dict[str, dict[str, str]] = {}
 
     def build(self, traced: fx.Graph) -> Graph:
         """Add every mapped node of ``traced``, in order; return the graph."""
@@ -142,6 +145,8 @@ class GraphBuilder:
             if module and index == 0:
                 self.module_paths[module] = ".".join((*level.names, last.name))
         assert last is not None
+        if node in self.plan.opaque:
+            self.opaque_paths[".".join((*level.names, last.name))] = self.plan.opaque[node]
         self._provide(level, node, (last.id, "out"))
 
     def _module_name(self, level: Level, node: fx.Node) -> str:

@@ -297,6 +297,7 @@ def _import(model: nn.Module, shape: tuple[int, ...], name: str, composites: boo
     graph = builder.build(traced)
     _check_analysis(graph)
     weights, key_map = _carry_weights(model, builder.module_paths)
+    _carry_opaque_weights(model, builder.opaque_paths, weights, key_map)
     apply_layout(graph)
     result = ImportResult(graph, weights, key_map, name, input_shape=shape)
     if verify:
@@ -332,7 +333,8 @@ def _lost_state(model: nn.Module, plan: Plan) -> list[Unmapped]:
     and ``aux1.fc2``).
     """
     modules = dict(model.named_modules(remove_duplicate=False))
-    paths = {*plan.modules.values(), *(u.name for u in plan.unmapped)}
+    paths = {*plan.modules.values(), *(u.name for u in plan.unmapped),
+             *(p for sources in plan.opaque.values() for p in sources.values())}
     covered = {id(modules[p]) for p in paths if p in modules}
     keys = list(model.state_dict(keep_vars=True))
     lost = [k for k in keys if not any(p in paths or (p in modules and id(modules[p]) in covered)
@@ -387,6 +389,22 @@ def _carry_weights(model: nn.Module, module_paths: dict[str, str]) -> tuple[
             weights[f"{node_path}.{key}"] = tensor
             key_map[f"{module_path}.{key}"] = f"{node_path}.{key}"
     return weights, key_map
+
+
+def _carry_opaque_weights(model: nn.Module, opaque_paths: dict[str, dict[str, str]],
+                          weights: dict[str, Tensor], key_map: dict[str, str]) -> None:
+    """Add the tensors of the opaque nodes: their modules' and those they read directly."""
+    modules = dict(model.named_modules(remove_duplicate=False))
+    for node_path, sources in opaque_paths.items():
+        for local, source in sources.items():
+            if source in modules:
+                for key, tensor in modules[source].state_dict().items():
+                    weights[f"{node_path}.{local}.{key}"] = tensor
+                    key_map[f"{source}.{key}"] = f"{node_path}.{local}.{key}"
+            else:
+                owner, _, attr = source.rpartition(".")
+                weights[f"{node_path}.{local}"] = getattr(model.get_submodule(owner), attr)
+                key_map[source] = f"{node_path}.{local}"
 
 
 def _verify(graph: Graph, weights: dict[str, Tensor], sample: Tensor, reference: Any,

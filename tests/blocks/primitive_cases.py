@@ -13,6 +13,7 @@ else), so that the property test can tell them from bugs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -80,6 +81,33 @@ def one_input(key: str, inputs: st.SearchStrategy[Shape],
 
 
 # -- block families -------------------------------------------------------------------
+def _opaque(target: str, call: dict[str, Any], modules: dict[str, Any] | None = None,
+            tensors: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"target": target, "call": json.dumps(call), "modules": json.dumps(modules or {}),
+            "tensors": json.dumps(tensors or {})}
+
+
+def opaque_case() -> Strategy:
+    """Opaque calls: a function with options, a rebuilt module, a tensor read directly."""
+    interpolate = _opaque("torch.nn.functional:interpolate", {
+        "function": "torch.nn.functional:interpolate", "args": [{"input": 0}],
+        "kwargs": {"scale_factor": 2.0, "mode": "nearest"}})
+    linear = _opaque("torch.nn.modules.linear:Linear", {"module": "lin", "args": [{"input": 0}]},
+                     {"lin": {"class": "torch.nn.modules.linear:Linear",
+                              "kwargs": {"in_features": 6, "out_features": 4}}})
+    scale = _opaque("_operator:mul", {"function": "_operator:mul",
+                                      "args": [{"input": 0}, {"tensor": "gamma"}]},
+                    tensors={"gamma": {"shape": [6, 1, 1], "dtype": "float32"}})
+    chunk = _opaque("_operator:getitem", {"function": "_operator:getitem", "args": [
+        {"method": "chunk", "args": [{"input": 0}, 2, 1]}, 1]})
+    return st.one_of(
+        st.tuples(st.just(interpolate), shape(3).map(lambda s: [s])),
+        st.tuples(st.just(linear), st.sampled_from([[(6,)], [(3, 6)]])),
+        st.tuples(st.just(scale), st.tuples(st.just(6), st.integers(1, 5),
+                                            st.integers(1, 5)).map(lambda s: [s])),
+        st.tuples(st.just(chunk), shape(3).filter(lambda s: s[0] >= 2).map(lambda s: [s])))
+
+
 @st.composite
 def conv_case(draw: st.DrawFn, key: str, dims: int) -> Case:
     """Convolutions, with channels usually (not always) divisible by groups."""
@@ -180,6 +208,7 @@ def _cases() -> dict[str, Strategy]:
     for key, dims in (("adaptive_avgpool1d", 1), ("adaptive_avgpool2d", 2),
                       ("adaptive_maxpool2d", 2)):
         cases[key] = adaptive_case(key, dims)
+    cases["opaque"] = opaque_case()
     for key in ("relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh",
                 "softmax", "log_softmax", "hardswish", "dropout", "stochastic_depth"):
         cases[key] = pointwise(key)

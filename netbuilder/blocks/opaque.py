@@ -1,0 +1,306 @@
+"""The opaque block: a call no other block reproduces, kept by qualified name.
+
+An imported model may call a module or a torch function that has no block (a
+``torchvision.ops.misc.Permute``, ``F.interpolate``, a user's own layer). The importer keeps
+such a call as an ``opaque`` node instead of refusing the model. Its parameters are text:
+
+* ``target``: the qualified name of the call the node stands for (shown to the user);
+* ``call``: the computation as a JSON *expression* over the node's input tensors (in edge
+  order), its own tensors and modules, and constants — see :func:`evaluate`;
+* ``modules``: JSON ``{local name: {"class": "package.module:Class", "kwargs": {...}}}``,
+  the modules the expression calls, rebuilt from their constructor arguments;
+* ``tensors``: JSON ``{local name: {"shape": [...], "dtype": "float32", "buffer": false}}``,
+  the parameters and buffers the expression reads directly.
+
+Nothing here is analytic: the output shape comes from running the node on the meta
+device, its parameters are counted on the module, and its multiply-adds are *measured*
+with ``torch.utils.flop_counter.FlopCounterMode`` (half the counted FLOPs: matrix products
+and convolutions, as the other blocks count). Results are cached per parameters and shapes.
+
+Resolving a qualified name imports its module. Opening a project therefore imports the
+modules its opaque nodes name; :func:`foreign_modules` lists those outside torch and
+torchvision that are not imported yet, so a front end can ask before :func:`trust_modules`
+lets them be imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from netbuilder.core.registry import BlockRegistry
+from netbuilder.core.spec import (
+    BlockSpec,
+    Inference,
+    Params,
+    ParamSpec,
+    PortSpec,
+    Shape,
+    ShapeError,
+)
+
+if TYPE_CHECKING:
+    from netbuilder.core.graph import Graph
+
+OPAQUE = "opaque"
+#: Top-level packages whose names are imported without asking.
+TRUSTED_ROOTS = frozenset(("torch", "torchvision", "operator", "_operator", "builtins", "math"))
+_trusted: set[str] = set()
+#: Sample batch used when running a node on the meta device (2: no size-1 squeezing).
+_META_BATCH = 2
+
+
+class UntrustedModuleError(ImportError):
+    """A qualified name whose module is neither trusted nor imported yet."""
+
+
+# -- trust ------------------------------------------------------------------------------------
+def module_root(qualified: str) -> str:
+    """``package.module:Class`` → ``package``."""
+    return qualified.partition(":")[0].split(".")[0]
+
+
+def is_trusted(qualified: str) -> bool:
+    """Whether resolving ``qualified`` may import its module without asking."""
+    root = module_root(qualified)
+    module = qualified.partition(":")[0]
+    return root in TRUSTED_ROOTS or root in _trusted or module in sys.modules
+
+
+def trust_modules(roots: Iterable[str]) -> None:
+    """Allow the named top-level packages to be imported by opaque nodes (this process)."""
+    _trusted.update(roots)
+
+
+def qualified_names(params: Params) -> set[str]:
+    """Every qualified name an opaque node's parameters refer to."""
+    names = {str(params.get("target", ""))}
+    names.update(str(m.get("class", "")) for m in _loads(params.get("modules", "{}")).values())
+    _collect_functions(_loads(params.get("call", "null")), names)
+    return {n for n in names if ":" in n}
+
+
+def _collect_functions(value: Any, names: set[str]) -> None:
+    if isinstance(value, dict):
+        if "function" in value:
+            names.add(str(value["function"]))
+        for item in value.values():
+            _collect_functions(item, names)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_functions(item, names)
+
+
+def foreign_modules(graph: Graph) -> list[str]:
+    """Top-level packages the opaque nodes of ``graph`` (at every depth) would import.
+
+    Only packages outside torch and torchvision that are not imported already are listed:
+    opening the project imports them, which runs their code.
+    """
+    roots: set[str] = set()
+    for _level, node in graph.walk():
+        if node.type == OPAQUE:
+            roots.update(module_root(n) for n in qualified_names(node.params)
+                         if not is_trusted(n))
+    return sorted(roots)
+
+
+def resolve(qualified: str) -> Any:
+    """The object named ``package.module:attr.path``, importing its module.
+
+    Raises:
+        UntrustedModuleError: when the module is not trusted and not imported yet.
+        ImportError, AttributeError: when it does not exist.
+    """
+    module_name, _, path = qualified.partition(":")
+    if not is_trusted(qualified):
+        raise UntrustedModuleError(
+            f"{module_name} is not imported: opening this project would import it (trust it "
+            "first)")
+    target: Any = _import_longest(module_name)
+    for part in path.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _import_longest(module_name: str) -> Any:
+    """Import ``a.b.c``; for names that are attributes (``torch._C._nn``) walk from a parent."""
+    parts = module_name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            if cut == 1:
+                raise
+            continue
+        for part in parts[cut:]:
+            target = getattr(target, part)
+        return target
+    raise ImportError(module_name)
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else text
+    except json.JSONDecodeError as error:
+        raise ShapeError(f"opaque: unreadable parameter ({error})") from None
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+@dataclass
+class _Scope:
+    """What an expression can read: the inputs and the node's module."""
+
+    inputs: Sequence[Any]
+    owner: Any
+
+
+def evaluate(expression: Any, scope: _Scope) -> Any:
+    """The value of an opaque node's expression.
+
+    An expression is a JSON value: numbers, text, ``true``/``false``/``null`` are
+    themselves; ``{"input": i}`` is the i-th input tensor; ``{"tensor": name}`` and
+    ``{"module": name, "args": [...], "kwargs": {...}}`` read the node's own tensor or call
+    its module; ``{"function": "pkg.mod:name", ...}`` and ``{"method": name, ...}`` call a
+    function or a method of the first argument; ``{"tuple": [...]}``, ``{"list": [...]}``,
+    ``{"dict": {...}}``, ``{"slice": [a, b, c]}``, ``{"ellipsis": true}``,
+    ``{"dtype": "float32"}`` and ``{"device": true}`` (the inputs' device) are those values.
+    """
+    if isinstance(expression, list):
+        return [evaluate(item, scope) for item in expression]
+    if not isinstance(expression, dict):
+        return expression
+    return _evaluate_tagged(expression, scope)
+
+
+def _evaluate_tagged(expression: dict[str, Any], scope: _Scope) -> Any:
+    if "input" in expression:
+        return scope.inputs[expression["input"]]
+    if "tensor" in expression:
+        return getattr(scope.owner, expression["tensor"])
+    if "tuple" in expression:
+        return tuple(evaluate(expression["tuple"], scope))
+    if "list" in expression:
+        return list(evaluate(expression["list"], scope))
+    if "dict" in expression:
+        return {k: evaluate(v, scope) for k, v in expression["dict"].items()}
+    if "slice" in expression:
+        return slice(*evaluate(expression["slice"], scope))
+    if "ellipsis" in expression:
+        return Ellipsis
+    if "dtype" in expression:
+        return getattr(_torch(), expression["dtype"])
+    if "device" in expression:
+        return scope.inputs[0].device if scope.inputs else "cpu"
+    return _evaluate_call(expression, scope)
+
+
+def _evaluate_call(expression: dict[str, Any], scope: _Scope) -> Any:
+    args = evaluate(expression.get("args", []), scope)
+    kwargs = {k: evaluate(v, scope) for k, v in expression.get("kwargs", {}).items()}
+    if "module" in expression:
+        return getattr(scope.owner, expression["module"])(*args, **kwargs)
+    if "method" in expression:
+        return getattr(args[0], expression["method"])(*args[1:], **kwargs)
+    if "function" in expression:
+        return scope.owner.function(expression["function"])(*args, **kwargs)
+    raise ValueError(f"not an expression: {expression!r}")
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def build_opaque_module(params: Params) -> Any:
+    """The ``torch.nn.Module`` of an opaque node (its tensors uninitialised)."""
+    from netbuilder.blocks.opaque_module import OpaqueModule
+
+    return OpaqueModule(_loads(params["call"]), _loads(params["modules"]),
+                        _loads(params["tensors"]))
+
+
+# -- the block ----------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _measure(target: str, call: str, modules: str, tensors: str,
+             inputs: tuple[Shape, ...]) -> Inference:
+    """Run the node on meta tensors: output shape, parameters, buffers and measured MACs."""
+    torch = _torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = {"target": target, "call": call, "modules": modules, "tensors": tensors}
+    with torch.device("meta"):
+        module = build_opaque_module(params).requires_grad_(False)
+        samples = [torch.empty((_META_BATCH, *shape)) for shape in inputs]
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            result = module(*samples)
+    if not isinstance(result, torch.Tensor) or result.dim() == 0 \
+            or result.shape[0] != _META_BATCH:
+        raise ShapeError(f"{target} does not return one tensor per sample")
+    shape = tuple(int(s) for s in result.shape[1:])
+    count = sum(p.numel() for p in module.parameters())
+    buffers = sum(b.numel() for b in module.buffers())
+    macs = counter.get_total_flops() // 2 // _META_BATCH
+    formulas = (f"shape: measured by running {target} on the meta device",
+                f"params: {count} (counted on the module)",
+                f"MACs: {macs} (measured with FlopCounterMode, not analytic)")
+    return Inference(shape, count, macs, formulas=formulas, buffers=buffers)
+
+
+@dataclass(frozen=True)
+class OpaqueSpec(BlockSpec):
+    """A call kept by qualified name; inference by running it on the meta device."""
+
+    def infer(self, params: Params, inputs: Sequence[Shape]) -> Inference:
+        """Shape, parameters and MACs measured on meta tensors (cached)."""
+        if not inputs:
+            raise ShapeError("opaque: needs at least one input")
+        try:
+            return _measure(str(params["target"]), str(params["call"]),
+                            str(params["modules"]), str(params["tensors"]),
+                            tuple(tuple(s) for s in inputs))
+        except ShapeError:
+            raise
+        except Exception as error:  # whatever the wrapped call raises on these shapes
+            message = f"{type(error).__name__}: {error}".splitlines()[0]
+            raise ShapeError(f"{params['target']}: {message}") from None
+
+    def label(self, params: Params) -> str:
+        """The call's short name (``interpolate``, ``Permute``)."""
+        return str(params["target"]).rpartition(":")[2].rpartition(".")[2]
+
+    def build(self, params: Params, inputs: Sequence[Shape]) -> Any:
+        """The node's module (see :mod:`netbuilder.blocks.opaque_module`)."""
+        return build_opaque_module(params)
+
+
+def opaque_spec() -> OpaqueSpec:
+    """The ``opaque`` block's declaration."""
+    def text(name: str, default: str, what: str) -> ParamSpec:
+        return ParamSpec(name, "str", default, help=what)
+
+    return OpaqueSpec(
+        key=OPAQUE, title="Opaque Call", family="Structure",
+        params=(text("target", "torch:nn.Identity", "Qualified name of the call kept"),
+                text("call", '{"input": 0}', "The computation, as a JSON expression"),
+                text("modules", "{}", "Modules it calls, rebuilt from their arguments"),
+                text("tensors", "{}", "Parameters and buffers it reads directly")),
+        inputs=(PortSpec("in", multi=True),), default_name="call",
+        help="A call from an imported model that no block reproduces; shapes and MACs are "
+             "measured on the meta device")
+
+
+def register(registry: BlockRegistry) -> None:
+    """Register the opaque block."""
+    registry.register(opaque_spec())
+
+
+__all__ = ["OPAQUE", "OpaqueSpec", "UntrustedModuleError", "evaluate", "foreign_modules",
+           "is_trusted", "qualified_names", "resolve", "trust_modules"]
