@@ -538,6 +538,12 @@ def _register_extensions() -> None:
 
     COMMANDS.append(Subcommand("train", "train a project or template on a data set",
                                train_cli.configure_train_parser, train_cli.run_train))
+    from netbuilder.training import measure_cli
+
+    COMMANDS.append(Subcommand("profile", measure_cli.PROFILE_HELP,
+                               measure_cli.configure_profile, measure_cli.run_profile))
+    COMMANDS.append(Subcommand("check", measure_cli.CHECK_HELP,
+                               measure_cli.configure_check, measure_cli.run_check))
     from netbuilder.compiler import import_cli
 
     COMMANDS.append(Subcommand("import", "import a PyTorch model as an editable project "
