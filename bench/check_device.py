@@ -14,6 +14,8 @@ Each check trains for real and prints one line, ``ok`` or ``FAIL``, with what it
    names the batch size and suggests a smaller one, the memory is handed back, and the
    same process then trains LeNet-5.
 6. **compile** (``--compile``) — LeNet-5 through ``torch.compile``.
+7. **memory plan** (CUDA only) — the memory planner's training peak for ResNet-18 at batch
+   32 with Adam, against ``torch.cuda.max_memory_allocated`` (within 20 %).
 
 On the CPU everything but 5 runs (and 4 expects pageable batches), so the script is
 tried on every machine; ``tests/training/test_check_device.py`` runs it there. Exit status
@@ -177,6 +179,42 @@ def check_compile(device: str) -> str:
     return summary(trainer, seconds)
 
 
+def check_memory_plan(device: str, batch: int = 32) -> str:
+    """The planner's training peak against ``torch.cuda.max_memory_allocated`` (issue 17).
+
+    ResNet-18 at 224×224 with Adam: two steps (the first allocates the optimiser state),
+    peak measured over the second. The plan must be within 20 % of what CUDA allocated.
+    """
+    from netbuilder.compiler import compile_graph
+    from netbuilder.core.analysis import analyze
+    from netbuilder.core.memory import MemorySettings, format_bytes, plan_memory
+
+    graph = build_template("resnet18")
+    analysis = analyze(graph)
+    plan = plan_memory(graph, analysis, MemorySettings(batch=batch, optimizer="adam"))
+    model = compile_graph(graph, analysis=analysis, seed=0).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters())
+    images = torch.randn(batch, *model.input_shapes[0], device=device)
+    labels = torch.randint(0, 1000, (batch,), device=device)
+    for step in range(2):
+        if step == 1:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    torch.cuda.synchronize(device)
+    measured = torch.cuda.max_memory_allocated(device)
+    error = plan.training_peak / measured - 1
+    del model, optimizer, images
+    gc.collect()
+    torch.cuda.empty_cache()
+    text = (f"resnet18 batch {batch} adam: planned {format_bytes(plan.training_peak)}, "
+            f"max_memory_allocated {format_bytes(measured)} ({error:+.1%})")
+    assert abs(error) <= 0.20, text
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -200,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if cuda:
         checks.append(("out of memory", lambda: check_out_of_memory(device, args.oom_gib)))
+        checks.append(("memory plan", lambda: check_memory_plan(device)))
     if args.compile:
         checks.append(("compile", lambda: check_compile(device)))
     failed = 0
