@@ -26,8 +26,9 @@ from netbuilder.core.graph import Graph
 from netbuilder.core.inits import checkpoint_init
 
 if TYPE_CHECKING:
+    from netbuilder.training.trainer import Trainer
     from netbuilder.ui.main_window import MainWindow
-    from netbuilder.ui.training.records import Results
+    from netbuilder.ui.training.records import Results, RunInfo
 
 #: Where a run's checkpoint is looked for, relative to the folder the user picks.
 CHECKPOINT_PLACES = ("checkpoints/last.pt", "last.pt")
@@ -51,6 +52,9 @@ class OpenedRun:
         record: The run's curves, as the curves panel keeps earlier runs.
         results: The weights judged on the validation set (``None`` without one).
         training: The run's training settings.
+        trainer: A trainer set up with the run's weights and data (never fitted), for the
+            feature-map and statistics panels to probe.
+        info: What those panels need to know about the run.
     """
 
     checkpoint: Path
@@ -60,6 +64,8 @@ class OpenedRun:
     record: dict[str, Any]
     results: Results | None
     training: dict[str, Any]
+    trainer: Trainer
+    info: RunInfo
 
 
 def find_checkpoint(folder: Path) -> Path:
@@ -145,9 +151,11 @@ def read_run(folder: Path, open_graph: Graph) -> OpenedRun:
     label = f"{_run_name(checkpoint)} · {len(state.get('history', {}).get('epochs', []))} " \
             f"epochs · {training.get('optimizer', '?')} lr {training.get('lr', '?')}"
     with_weights = graph.copy()
-    results = judge(with_weights, command, training)
-    return OpenedRun(checkpoint, graph, fits, command, run_record(state, label), results,
-                     training)
+    trainer = judged_trainer(with_weights, command, training)
+    from netbuilder.ui.training.records import collect_results, run_info
+
+    return OpenedRun(checkpoint, graph, fits, command, run_record(state, label),
+                     collect_results(trainer), training, trainer, run_info(trainer))
 
 
 def _run_name(checkpoint: Path) -> str:
@@ -155,14 +163,13 @@ def _run_name(checkpoint: Path) -> str:
     return folder.parent.name if folder.name == "checkpoints" else folder.name
 
 
-def judge(graph: Graph, command: Macro, training: dict[str, Any]) -> Results | None:
-    """The confusion matrix and worst errors of the weights on the run's validation set.
+def judged_trainer(graph: Graph, command: Macro, training: dict[str, Any]) -> Trainer:
+    """A trainer set up (model and data, on the CPU) with the run's weights, never fitted.
 
     ``graph`` is a copy: the weights' inits are set on it here, not on the document.
     """
     from netbuilder.training.config import TrainConfig
     from netbuilder.training.trainer import Trainer
-    from netbuilder.ui.training.records import collect_results
 
     inits = {child.node_id: child.new for child in command.children
              if isinstance(child, SetAttribute)}
@@ -174,7 +181,7 @@ def judge(graph: Graph, command: Macro, training: dict[str, Any]) -> Results | N
     trainer = Trainer(graph, config)
     trainer.setup()
     trainer.model.eval()
-    return collect_results(trainer)
+    return trainer
 
 
 def open_run(window: MainWindow, folder: Path) -> OpenedRun | None:
@@ -203,5 +210,20 @@ def open_run(window: MainWindow, folder: Path) -> OpenedRun | None:
     panel.curves.set_past_runs(list(document.meta[RUNS_KEY]))
     if run.results is not None:
         panel.results.show_results(run.results)
+    if not panel.session.alive:  # the app's own run, if one goes on, keeps the panels
+        _show_in_panels(panel, run)
     window.show_message(f"Opened the run {run.checkpoint} with its weights and curves", 12000)
     return run
+
+
+def _show_in_panels(panel: Any, run: OpenedRun) -> None:
+    """Let the feature-map and statistics panels look into the run's network.
+
+    They probe the session's trainer once a run is over; the opened run's trainer was set
+    up and never fitted, so it is marked as started for them (it trains nothing).
+    """
+    run.trainer.started = True
+    panel.session.trainer = run.trainer
+    for view in (panel.features, panel.stats):
+        view.set_run(run.info)
+        view.set_live(False)

@@ -74,8 +74,20 @@ def _open(window: MainWindow, folder: Path, monkeypatch: pytest.MonkeyPatch) -> 
     window.act["open_run"].trigger()
 
 
+def _show_feature_maps(qtbot: QtBot, window: MainWindow, block: str) -> None:
+    """Select the first ``block`` node and show the feature-map tab; wait for its maps."""
+    panel = window.training.panel
+    assert panel is not None
+    node = next(n for _level, n in window.document.graph.walk() if n.type == block)
+    window.training_dock.show()
+    panel.tabs.setCurrentWidget(panel.features)
+    panel.features.set_node(node.id, node.name)
+    qtbot.waitUntil(lambda: panel.features.capture is not None
+                    and panel.features.capture.node_id == node.id, timeout=30_000)
+
+
 def test_open_run_loads_weights_curves_and_results(
-        make_window: Callable[..., MainWindow], trained_job: Path,
+        qtbot: QtBot, make_window: Callable[..., MainWindow], trained_job: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     window = make_window(template_document("lenet5"))
     graph = window.document.graph
@@ -91,6 +103,8 @@ def test_open_run_loads_weights_curves_and_results(
     assert panel is not None and panel.curves.past[0] is record
     results = panel.results.results
     assert results is not None and results.total > 0 and len(results.classes) == 10
+    _show_feature_maps(qtbot, window, "conv2d")
+    assert panel.features.capture is not None and panel.features.capture.maps.shape[0] == 6
     window.document.history.undo()  # one undo step takes the weights out again
     assert not torch.equal(compile_graph(graph, seed=1).state_dict()["conv1.weight"],
                            state["model"]["conv1.weight"])
