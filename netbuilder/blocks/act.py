@@ -129,6 +129,10 @@ def _activations() -> list[BlockSpec]:
         _softmax("log_softmax", "Log Softmax", "LogSoftmax", "Logarithm of the softmax"),
         _activation("hardswish", "Hardswish", "Hardswish", (inplace,),
                     what="x·ReLU6(x + 3)/6 (MobileNetV3)"),
+        _activation("relu6", "ReLU6", "ReLU6", (inplace,), what="min(max(0, x), 6) (MobileNet)"),
+        _activation("hardsigmoid", "Hardsigmoid", "Hardsigmoid", (inplace,),
+                    what="ReLU6(x + 3)/6 (MobileNetV3's gates)"),
+        _activation("mish", "Mish", "Mish", (inplace,), what="x·tanh(softplus(x))"),
     ]
 
 

@@ -210,6 +210,8 @@ def _module_table() -> dict[type[nn.Module], ModuleConverter]:
         nn.Softmax: partial(_softmax, "softmax"),
         nn.LogSoftmax: partial(_softmax, "log_softmax"),
         nn.Hardswish: _reads("hardswish", "inplace"),
+        nn.ReLU6: _reads("relu6", "inplace"), nn.Hardsigmoid: _reads("hardsigmoid", "inplace"),
+        nn.Mish: _reads("mish", "inplace"),
         nn.Dropout: _reads("dropout", "p", "inplace"), nn.Dropout2d: _dropout2d,
         nn.Flatten: _reads("flatten", "start_dim", "end_dim"), nn.Identity: _identity,
     }

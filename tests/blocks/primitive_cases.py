@@ -210,7 +210,8 @@ def _cases() -> dict[str, Strategy]:
         cases[key] = adaptive_case(key, dims)
     cases["opaque"] = opaque_case()
     for key in ("relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh",
-                "softmax", "log_softmax", "hardswish", "dropout", "stochastic_depth"):
+                "softmax", "log_softmax", "hardswish", "relu6", "hardsigmoid", "mish",
+                "dropout", "stochastic_depth"):
         cases[key] = pointwise(key)
     return cases
 
