@@ -16,6 +16,9 @@ Each check trains for real and prints one line, ``ok`` or ``FAIL``, with what it
 6. **compile** (``--compile``) — LeNet-5 through ``torch.compile``.
 7. **memory plan** (CUDA only) — the memory planner's training peak for ResNet-18 at batch
    32 with Adam, against ``torch.cuda.max_memory_allocated`` (within 20 %).
+8. **ddp** (CUDA only) — the exported LeNet-5 job under ``torchrun --standalone`` with one
+   process per GPU: DistributedDataParallel over NCCL trains a few dozen steps, exits 0
+   and rank 0 writes its checkpoint.
 
 On the CPU everything but 5 runs (and 4 expects pageable batches), so the script is
 tried on every machine; ``tests/training/test_check_device.py`` runs it there. Exit status
@@ -215,6 +218,38 @@ def check_memory_plan(device: str, batch: int = 32) -> str:
     return text
 
 
+def check_ddp(steps: int = 40) -> str:
+    """The LeNet-5 job under torchrun, one process per GPU, over NCCL (issue 16)."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from netbuilder.cli import main as netbuilder
+
+    gpus = torch.cuda.device_count()
+    with tempfile.TemporaryDirectory() as temp:
+        job = Path(temp) / "lenet5-job"
+        assert netbuilder(["export", "lenet5", "--format", "job", "-o", str(job)]) == 0
+        config = json.loads((job / "config.json").read_text())
+        (job / "config.json").write_text(json.dumps({**config, "batch_size": 64}))
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone",
+             f"--nproc-per-node={gpus}", str(job / "train.py"), "--epochs", "1",
+             "--max-steps", str(steps), "--timeout", "120"],
+            cwd=job, capture_output=True, text=True, timeout=600, check=False,
+            env={**os.environ, "OMP_NUM_THREADS": "1"})
+        seconds = time.perf_counter() - started
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "backend nccl" in done.stderr, done.stderr[-2000:]
+        assert (job / "checkpoints" / "last.pt").is_file(), "rank 0 wrote no checkpoint"
+        record = json.loads((job / "checkpoints" / "metrics.jsonl").read_text().splitlines()[-1])
+    return (f"{gpus} process(es) over NCCL, {steps} steps in {seconds:.1f} s (with start-up), "
+            f"{record['samples_per_s']:.0f} samples/s, val acc {record['val_acc']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -239,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     if cuda:
         checks.append(("out of memory", lambda: check_out_of_memory(device, args.oom_gib)))
         checks.append(("memory plan", lambda: check_memory_plan(device)))
+        checks.append(("ddp", check_ddp))
     if args.compile:
         checks.append(("compile", lambda: check_compile(device)))
     failed = 0

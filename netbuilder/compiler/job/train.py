@@ -72,9 +72,13 @@ class Processes:
         if cuda:
             torch.cuda.set_device(self.device)
         self.distributed = "RANK" in os.environ and "MASTER_ADDR" in os.environ
+        self.backend = ("nccl" if cuda else "gloo") if self.distributed else "none"
         if self.distributed:
-            dist.init_process_group("nccl" if cuda else "gloo",
+            dist.init_process_group(self.backend,
                                     timeout=datetime.timedelta(seconds=timeout))
+        if self.main:
+            print(f"train.py: {self.world} process(es), rank 0 on {self.device}, "
+                  f"backend {self.backend}", file=sys.stderr, flush=True)
 
     @property
     def main(self) -> bool:
