@@ -42,6 +42,7 @@ from netbuilder.core.errors import GraphError, UnknownNodeError
 from netbuilder.core.events import Event
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.spec import GROUP_INPUT, GROUP_OUTPUT, INPUT, OUTPUT
+from netbuilder.ui.memory_section import MemorySection
 from netbuilder.ui.numbers import compact, grouped, megabytes
 from netbuilder.ui.param_editors import ParamEditor, make_editor
 from netbuilder.ui.status import PARTIAL, is_partial
@@ -190,6 +191,10 @@ class InspectorPanel(QScrollArea):
         layout.addWidget(_heading("Analysis"))
         layout.addLayout(self._analysis_form())
         layout.addWidget(self._formulas_box())
+        layout.addWidget(_heading("Memory"))
+        self.memory = MemorySection()
+        self.memory.settingsChanged.connect(self.refresh)
+        layout.addWidget(self.memory)
         self.issues = _label(name="nodeIssues")
         self.issues.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.issues)
@@ -454,6 +459,7 @@ class InspectorPanel(QScrollArea):
         info = self.analysis.nodes.get(node.id)
         self._refresh_training(graph, node, info)
         self._refresh_analysis(info)
+        self.memory.show_node(self.document.graph, self.analysis, node.id)
 
     def _refresh_header(self, graph: Graph, node: Node) -> None:
         if not self.name_edit.hasFocus():

@@ -34,6 +34,7 @@ from netbuilder.core.document import Document
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.events import Event
 from netbuilder.core.graph import Graph
+from netbuilder.core.memory import plan_memory
 from netbuilder.ui import app as app_module
 from netbuilder.ui.action_table import WINDOW_ACTIONS
 from netbuilder.ui.actions import (
@@ -53,6 +54,7 @@ from netbuilder.ui.dialogs import ErrorListDialog, examples_dir
 from netbuilder.ui.editor import NetworkEditor
 from netbuilder.ui.file_controller import FileController, document_name
 from netbuilder.ui.inspector import InspectorPanel
+from netbuilder.ui.memory_section import status_text
 from netbuilder.ui.models_controller import ModelsController
 from netbuilder.ui.palette import BlockPalette, UserBlockStore
 from netbuilder.ui.recovery import Ask, Autosaver, offer_recovery
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
         self.statusBar().setObjectName("statusBar")
         self.statusBar().setAccessibleName("Status bar")
         self.statusBar().addPermanentWidget(self.status)
+        self.inspector.memory.settingsChanged.connect(self._refresh_status)
         self.error_dialog: ErrorListDialog | None = None
         self._connect_panels()
         self.autosaver = Autosaver(self.document, recovery_dir, parent=self)
@@ -300,6 +303,8 @@ class MainWindow(QMainWindow):
     def _refresh_status(self) -> None:
         analysis = self.document.analysis
         self.status.update_from(analysis)
+        self.status.show_memory(status_text(plan_memory(
+            self.document.graph, analysis, self.inspector.memory.settings)))
         if self.error_dialog is not None and self.error_dialog.isVisible():
             self.error_dialog.set_issues(analysis, self.document.graph)
 

@@ -51,6 +51,10 @@ class StatusSummary(QWidget):
         self.params = self._label("statusParams", "Learnable parameters of the whole network")
         self.macs = self._label("statusMacs", "Multiply-accumulate operations per sample")
         self.size = self._label("statusSize", "Weights and buffers at 32-bit floats")
+        self.memory = self._label("statusMemory", "Peak memory of a training step at the "
+                                                  "batch, precision and optimiser chosen in "
+                                                  "the inspector's Memory section")
+        self.memory.hide()
         self._tips = {label: label.toolTip() for label in (self.params, self.macs, self.size)}
         self.partial = False
         self.errors = QToolButton(self)
@@ -65,7 +69,8 @@ class StatusSummary(QWidget):
         self.level_separator = _separator()
         self.level_separator.hide()
         for widget in (self.level, self.level_separator, self.params, _separator(),
-                       self.macs, _separator(), self.size, _separator(), self.errors):
+                       self.macs, _separator(), self.size, _separator(), self.memory,
+                       self.errors):
             layout.addWidget(widget)
         self.error_count = 0
         self.warning_count = 0
@@ -106,6 +111,11 @@ class StatusSummary(QWidget):
         if color != self._color:  # a style sheet re-polishes: set it only on a change
             self._color = color
             self.errors.setStyleSheet(f"QToolButton {{ color: {color}; font-weight: 600; }}")
+
+    def show_memory(self, text: str) -> None:
+        """Show the training-step memory figure (``training at batch 32: 1.93 GB``)."""
+        self.memory.setText(text)
+        self.memory.setVisible(bool(text))
 
     def _issue_text(self) -> str:
         errors, warnings = self.error_count, self.warning_count
