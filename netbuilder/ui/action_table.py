@@ -219,6 +219,10 @@ TRAINING_ACTIONS: tuple[ActionSpec[TrainingLauncher], ...] = (
                "is written)", lambda t: t.stop(), ("Ctrl+.",), icon=lambda: run_icon("stop"),
                enabled=lambda t: t.state() in ("preparing", "running", "paused"),
                places=(Place(TRAIN, 0, 3), Place(RUN_BAR, 0, 3), Place(FAULT_BANNER, 0, 1))),
+    ActionSpec("tensorboard", "Write &TensorBoard Logs",
+               "Runs write TensorBoard scalars, weight and gradient histograms and the graph "
+               "into their checkpoint folder (tensorboard/)", lambda t: t.toggle_tensorboard(),
+               checked=lambda t: t.tensorboard, places=(Place(TRAIN, 1, 0),)),
 )
 
 #: The whole table.

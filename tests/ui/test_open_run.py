@@ -145,3 +145,22 @@ def test_export_network_in_each_format(make_window: Callable[..., MainWindow], t
     assert target.is_dir() if export_format == "job" else target.is_file()
     if export_format == "job":
         assert (target / "train.py").is_file() and (target / "initial.pt").is_file()
+
+
+def test_tensorboard_setting_writes_events_beside_the_checkpoints(
+        qtbot: QtBot, make_window: Callable[..., MainWindow], tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    document = template_document("lenet5")
+    document.training.update(dataset="digits", epochs=1, batch_size=128)
+    window = make_window(document)
+    window.training.checkpoint_root = tmp_path / "runs"
+    action = window.act["tensorboard"]
+    assert action.isCheckable() and not action.isChecked()
+    action.trigger()
+    assert action.isChecked() and window.training.tensorboard
+    window.act["train"].trigger()
+    panel = window.training.panel
+    assert panel is not None
+    qtbot.waitUntil(lambda: panel.session.result is not None, timeout=120_000)
+    assert panel.session.result is not None and panel.session.result.status == "completed"
+    assert list((tmp_path / "runs").glob("*/tensorboard/events.out.tfevents.*"))

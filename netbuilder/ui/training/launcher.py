@@ -57,6 +57,7 @@ class TrainingLauncher(QObject):
         #: Folders a project may name without a question (given to the panel).
         self.trusted_folders: Callable[[], list[Path]] = list
         self._checkpoint_root: Path | None = default_checkpoint_root()
+        self._tensorboard = False
         self.actions = ActionSet(TRAINING_ACTIONS, self, window)
         self.actions.bind_keys(window)
         dock.visibilityChanged.connect(self._dock_visible)
@@ -76,6 +77,18 @@ class TrainingLauncher(QObject):
         if self.panel is not None:
             self.panel.session.checkpoint_root = root
 
+    @property
+    def tensorboard(self) -> bool:
+        """Whether runs write TensorBoard events (into their checkpoint folder)."""
+        return self._tensorboard
+
+    def toggle_tensorboard(self) -> None:
+        """Turn TensorBoard events on or off for the next runs."""
+        self._tensorboard = not self._tensorboard
+        if self.panel is not None:
+            self.panel.session.tensorboard = self._tensorboard
+        self.actions.refresh()
+
     # -- the panel -----------------------------------------------------------------------------
     def ensure_panel(self) -> TrainingPanel:
         """The training panel, built (and put into the dock) on first use."""
@@ -85,6 +98,7 @@ class TrainingLauncher(QObject):
             self.panel = TrainingPanel(self.document, self.view, self.actions,
                                        self._checkpoint_root)
             self.panel.trusted_folders = self.trusted_folders
+            self.panel.session.tensorboard = self._tensorboard
             self.panel.session.stateChanged.connect(lambda _state: self.actions.refresh())
             self.dock.setWidget(self.panel)
             self.actions.refresh()

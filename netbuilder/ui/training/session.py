@@ -222,6 +222,8 @@ class TrainingSession(QObject):
         self.result: FitResult | None = None
         self.checkpoint_root = checkpoint_root
         self.checkpoint_dir: Path | None = None
+        #: Write TensorBoard events into the run's checkpoint folder (``tensorboard/``).
+        self.tensorboard = False
         self.torch_threads: int | None = None
         self.drain_hz = DRAIN_HZ
         self.state = IDLE
@@ -369,6 +371,10 @@ class TrainingSession(QObject):
         callbacks: list[Callback] = [self._callback]
         if checkpoint_dir is not None:
             callbacks.append(ModelCheckpoint(checkpoint_dir))
+            if self.tensorboard:
+                from netbuilder.training.tensorboard import TensorBoardLogger
+
+                callbacks.append(TensorBoardLogger(checkpoint_dir / "tensorboard"))
         return Trainer(graph, config, callbacks)
 
     # -- probes -----------------------------------------------------------------------------
