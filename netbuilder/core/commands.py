@@ -13,8 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from netbuilder.core.errors import GraphError, GroupError
-from netbuilder.core.graph import MAX_COORDINATE, Edge, Graph, Node, check_position
+from netbuilder.core.graph import Edge, Graph, Node, check_position
 from netbuilder.core.names import NameIndex
+from netbuilder.core.placement import (
+    check_placement,
+    on_canvas,
+    rewires_for_body,
+    without_ports,
+)
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT
 
 
@@ -94,17 +100,6 @@ class InsertNode(Command):
 
     def undo(self) -> None:
         self.index = self.graph._delete_node(self.node.id)
-
-
-def check_placement(graph: Graph, node: Node) -> None:
-    """Raise unless ``node`` may go into ``graph``: group ports belong inside a body.
-
-    Raises:
-        GroupError: for a ``group_input``/``group_output`` node at the top level.
-    """
-    if node.type in (GROUP_INPUT, GROUP_OUTPUT) and graph.owner is None:
-        raise GroupError(f"{node.type} nodes belong inside a group body (open a group to "
-                         f"add a port)", (node.id,))
 
 
 def add_node(graph: Graph, block_type: str, name: str | None = None, *,
@@ -223,7 +218,8 @@ class SetParams(Command):
             self.new_body = spec.body(spec.resolve(new, node.name))
             if self.old_body is not None:
                 _carry_flags(self.old_body, self.new_body)
-            self.rewires = _rewire_ports(graph, node_id, self.new_body)
+            self.rewires = [_ReplaceEdge(graph, old, new) for old, new
+                            in rewires_for_body(graph, node_id, self.new_body)]
         keys = ", ".join(changes)
         self.text = f"Set {node.name}.{keys}"
         self.merge_key = ("params", node_id, tuple(sorted(changes)))
@@ -267,40 +263,6 @@ class _ReplaceEdge(Command):
         if self.new is not None:
             self.graph._delete_edge(self.new)
         self.graph._insert_edge(self.old, self.index)
-
-
-def _rewire_ports(graph: Graph, node_id: str, body: Graph) -> list[_ReplaceEdge]:
-    """The changes that keep ``node_id``'s wires valid once its body is ``body``.
-
-    A wire on a port the new body lacks is re-aimed at the body's only port of that
-    direction when there is exactly one (and it is free), else dropped.
-    """
-    inputs = [n.name for n in body.nodes.values() if n.type == GROUP_INPUT]
-    outputs = {n.name for n in body.nodes.values() if n.type == GROUP_OUTPUT}
-    changes: list[_ReplaceEdge] = []
-    incoming = graph.in_edges(node_id)
-    used = {e.target_port for e in incoming if e.target_port in inputs}
-    for edge in incoming:
-        if edge.target_port in inputs:
-            continue
-        free = [p for p in inputs if p not in used]
-        new = None
-        if len(inputs) == 1 and free:
-            new = Edge(edge.source, edge.target, edge.source_port, free[0])
-            used.add(free[0])
-        changes.append(_ReplaceEdge(graph, edge, new))
-    only = next(iter(outputs)) if len(outputs) == 1 else None
-    present = set(graph.out_edges(node_id))
-    for edge in graph.out_edges(node_id):
-        if edge.source_port in outputs:
-            continue
-        new = Edge(edge.source, edge.target, only, edge.target_port) if only else None
-        if new in present:
-            new = None
-        elif new is not None:
-            present.add(new)
-        changes.append(_ReplaceEdge(graph, edge, new))
-    return changes
 
 
 def _carry_flags(old: Graph, new: Graph) -> None:
@@ -519,15 +481,9 @@ def _place_ports(body: Graph, new: set[str]) -> None:
     ins = [n for n in body.nodes.values() if n.id in new and n.type == GROUP_INPUT]
     outs = [n for n in body.nodes.values() if n.id in new and n.type == GROUP_OUTPUT]
     for k, n in enumerate(ins):
-        n.pos = _on_canvas(min(xs) + 200.0 * k, min(ys) - 120.0)
+        n.pos = on_canvas(min(xs) + 200.0 * k, min(ys) - 120.0)
     for k, n in enumerate(outs):
-        n.pos = _on_canvas(min(xs) + 200.0 * k, max(ys) + 120.0)
-
-
-def _on_canvas(x: float, y: float) -> tuple[float, float]:
-    """The nearest position within ±``MAX_COORDINATE``."""
-    return (min(max(x, -MAX_COORDINATE), MAX_COORDINATE),
-            min(max(y, -MAX_COORDINATE), MAX_COORDINATE))
+        n.pos = on_canvas(min(xs) + 200.0 * k, max(ys) + 120.0)
 
 
 def ungroup(graph: Graph, group_id: str) -> Macro:
@@ -631,7 +587,7 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
         GroupError: when nothing but group ports would be pasted at the top level.
     """
     if graph.owner is None:
-        nodes, edges = _without_ports(nodes, edges)
+        nodes, edges = without_ports(nodes, edges)
     macro = Macro(f"Paste {len(nodes)} node{'s' if len(nodes) != 1 else ''}")
     taken = NameIndex(n.name for n in graph.nodes.values())
     renames: dict[str, str] = {}
@@ -654,13 +610,3 @@ def paste(graph: Graph, nodes: Sequence[Node], edges: Sequence[Edge],
     macro.pasted = [n.id for n in nodes]  # type: ignore[attr-defined]
     return macro
 
-
-def _without_ports(nodes: Sequence[Node], edges: Sequence[Edge]
-                   ) -> tuple[list[Node], list[Edge]]:
-    """A fragment less its group port nodes and their wires (for the top level)."""
-    ports = {n.id for n in nodes if n.type in (GROUP_INPUT, GROUP_OUTPUT)}
-    if ports and len(ports) == len(nodes):
-        raise GroupError("group input and output nodes can only be pasted into a group",
-                         tuple(ports))
-    return ([n for n in nodes if n.id not in ports],
-            [e for e in edges if e.source not in ports and e.target not in ports])
