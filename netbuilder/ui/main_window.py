@@ -54,6 +54,7 @@ from netbuilder.ui.dialogs import ErrorListDialog, examples_dir
 from netbuilder.ui.editor import NetworkEditor
 from netbuilder.ui.file_controller import FileController, document_name
 from netbuilder.ui.inspector import InspectorPanel
+from netbuilder.ui.measure import measure
 from netbuilder.ui.memory_section import status_text
 from netbuilder.ui.models_controller import ModelsController
 from netbuilder.ui.palette import BlockPalette, UserBlockStore
@@ -352,6 +353,18 @@ class MainWindow(QMainWindow):
     def quit_app() -> None:
         """Close every window (each asks about its unsaved changes), then quit."""
         QApplication.closeAllWindows()
+
+    def profile_network(self) -> None:
+        """Profile a training step on the CPU and paint the heat overlay."""
+        measure(self).profile()
+
+    def save_profile_trace(self) -> None:
+        """Profile again and save the trace for Perfetto or chrome://tracing."""
+        measure(self).save_trace()
+
+    def preflight_check(self) -> None:
+        """Overfit one batch and show what looks wrong per node."""
+        measure(self).preflight()
 
     def show_about(self) -> None:
         """Show the version and licence."""

@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
 
-from PySide6.QtCore import Qt
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
 
+from netbuilder.core import commands
 from netbuilder.core.memory import MemorySettings, format_bytes, plan_memory
+from netbuilder.ui.canvas.heat import heat_badges
 from netbuilder.ui.inspector import InspectorPanel
 from netbuilder.ui.main_window import MainWindow
+from netbuilder.ui.measure import measure
 from netbuilder.ui.memory_section import status_text
-from tests.ui.test_inspector import panel, small_net, type_into  # noqa: F401 (fixture)
-from tests.ui.test_status import make_window, window  # noqa: F401 (fixtures)
+from tests.ui.test_inspector import small_net, type_into
+
+
+@pytest.fixture
+def panel(qtbot) -> InspectorPanel:  # type: ignore[no-untyped-def]
+    """An inspector on a small LeNet-like network (its node ids in ``panel.ids``)."""
+    document, ids = small_net()
+    widget = InspectorPanel(document)
+    qtbot.addWidget(widget)
+    widget.resize(360, 900)
+    with qtbot.waitExposed(widget):
+        widget.show()
+    widget.ids = ids  # type: ignore[attr-defined]
+    return widget
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    """A shown window on LeNet-5 with its own settings."""
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    made = MainWindow(None, settings=settings, recovery_dir=tmp_path / "recovery",
+                      user_blocks_dir=tmp_path / "blocks")
+    made.resize(1280, 800)
+    with qtbot.waitExposed(made):
+        made.show()
+    yield made
+    made.close()
 
 
 def test_the_memory_section_shows_the_nodes_arithmetic(
@@ -62,3 +97,36 @@ def test_the_status_bar_shows_the_training_step(
     qtbot.waitUntil(lambda: window.status.memory.text() == status_text(plan))
 
 
+
+
+def test_profile_paints_the_heat_overlay_and_an_edit_clears_it(
+        qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    scene = window.view.scene()
+    window.act["profile"].trigger()
+    qtbot.waitUntil(lambda: len(heat_badges(scene)) > 0, timeout=60_000)
+    texts = [badge.figure.text() for badge in heat_badges(scene)]
+    assert all(" ms · " in text for text in texts)
+    assert any("GMAC/s" in text for text in texts)
+    assert "Profiled on cpu at batch 8" in window.statusBar().currentMessage()
+    conv = window.document.graph.by_name("c1")
+    window.document.push(commands.SetParams(window.document.graph, conv.id, {"out_channels": 4}))
+    qtbot.waitUntil(lambda: not heat_badges(scene))
+
+
+def test_profiling_on_an_absent_device_is_a_message(
+        qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert measure(window).profile(device="cuda") is None
+    assert "no CUDA device" in window.statusBar().currentMessage()
+    assert not heat_badges(window.view.scene())
+
+
+def test_the_preflight_check_reports_in_plain_words(
+        qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.act["preflight"].trigger()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "preflightReport") is not None,
+                    timeout=60_000)
+    box = window.findChild(QMessageBox, "preflightReport")
+    assert box.text().startswith("Loss ") and "steps on one batch" in box.text()
+    box.close()
