@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,27 @@ def foreign_modules(graph: Graph) -> list[str]:
             roots.update(module_root(n) for n in qualified_names(node.params)
                          if not is_trusted(n))
     return sorted(roots)
+
+
+def foreign_modules_in_file(path: str | os.PathLike[str]) -> list[str]:
+    """:func:`foreign_modules` of a project file, read without analysing it.
+
+    Raises:
+        ProjectFileError: when the file is not a valid project.
+    """
+    from netbuilder.core.serialize import load
+
+    return foreign_modules(load(path).graph)
+
+
+def untrusted_message(graph: Graph) -> str | None:
+    """Why a front end must not open ``graph`` without asking, or None when it may."""
+    foreign = foreign_modules(graph)
+    if not foreign:
+        return None
+    flags = " ".join(f"--trust-module {name}" for name in foreign)
+    return (f"opening it imports {', '.join(foreign)} (runs their code); to allow it, "
+            f"pass {flags}")
 
 
 def resolve(qualified: str) -> Any:
@@ -301,6 +323,3 @@ def register(registry: BlockRegistry) -> None:
     """Register the opaque block."""
     registry.register(opaque_spec())
 
-
-__all__ = ["OPAQUE", "OpaqueSpec", "UntrustedModuleError", "evaluate", "foreign_modules",
-           "is_trusted", "qualified_names", "resolve", "trust_modules"]

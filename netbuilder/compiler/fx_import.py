@@ -14,9 +14,11 @@ module call it belongs to, so the importer can rebuild one group per call. A mod
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,7 +118,7 @@ class ImportTracer(fx.Tracer):
             self.module_stack.update(stack)
             self.num_calls = calls
             self._erase_after(count)
-            self.untraceable[name] = f"{type(error).__name__}: {error}".splitlines()[0]
+            self.untraceable[name] = tracing_failure(error)
             return super().call_module(m, forward, args, kwargs)
 
     def _erase_after(self, count: int) -> None:
@@ -124,6 +126,24 @@ class ImportTracer(fx.Tracer):
         extra = len(self.graph.nodes) - count
         for node in list(reversed(self.graph.nodes))[:extra]:
             self.graph.erase_node(node)
+
+
+def tracing_failure(error: BaseException) -> str:
+    """torch.fx's reason, and the first call of the model's code that broke tracing.
+
+    ``TraceError: symbolically traced variables cannot be used as inputs to control flow
+    (at net.py:12, in forward: if x.sum() > 0:)``.
+    """
+    text = f"{type(error).__name__}: {error}".splitlines()[0]
+    torch_folder = str(Path(torch.__file__).parent)
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith(torch_folder) and
+              not f.filename.startswith(str(Path(__file__).parent))]
+    if not frames:
+        return text
+    frame = frames[-1]
+    line = f": {frame.line.strip()}" if frame.line else ""
+    return f"{text} (at {Path(frame.filename).name}:{frame.lineno}, in {frame.name}{line})"
 
 
 @contextlib.contextmanager

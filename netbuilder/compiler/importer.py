@@ -39,6 +39,7 @@ from netbuilder.compiler.fx_import import (
     Plan,
     Unmapped,
     record_shapes,
+    tracing_failure,
 )
 from netbuilder.compiler.import_graph import GraphBuilder
 from netbuilder.compiler.module_map import module_kind
@@ -320,7 +321,7 @@ def _trace(model: nn.Module, tracer: ImportTracer) -> fx.Graph:
     try:
         return tracer.trace(model)
     except Exception as error:  # torch.fx raises many kinds of errors
-        reason = f"cannot be traced: {type(error).__name__}: {error}".splitlines()[0]
+        reason = f"cannot be traced: {tracing_failure(error)}"
         raise ModelImportError(f"cannot import {module_kind(model)}: it cannot be traced",
                                [Unmapped("model", module_kind(model), reason)]) from None
 

@@ -42,8 +42,11 @@ def qualified_name(target: Any) -> str:
     module = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", "")
     qualname = getattr(target, "__qualname__", None) or name
-    for candidate in (f"{module}:{qualname}", f"torch:{name}", f"torch.nn.functional:{name}",
-                      f"torch.special:{name}", f"torch.fft:{name}", f"torch.linalg:{name}"):
+    public = (f"torch.nn.functional:{name}", f"torch:{name}", f"torch.special:{name}",
+              f"torch.fft:{name}", f"torch.linalg:{name}")
+    own = f"{module}:{qualname}"
+    private = module.startswith("torch._") or "._" in qualname
+    for candidate in (*public, own) if private else (own, *public):
         try:
             if resolve(candidate) is target:
                 return candidate

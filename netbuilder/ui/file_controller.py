@@ -91,6 +91,24 @@ class FileController(QObject):
             return self.save()
         return answer == buttons.Discard
 
+    def _trust_foreign_modules(self, path: Path) -> bool:
+        """Ask before opening a project whose opaque nodes import modules outside torch."""
+        from netbuilder.blocks.opaque import foreign_modules_in_file, trust_modules
+
+        foreign = foreign_modules_in_file(path)
+        if not foreign:
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.window, "Import Python modules?",
+            f"“{path.name}” holds layers defined in {', '.join(foreign)}. Opening it imports "
+            "those modules, which runs their code. Open it only if you trust them.",
+            buttons.Open | buttons.Cancel, buttons.Cancel)
+        if answer != buttons.Open:
+            return False
+        trust_modules(foreign)
+        return True
+
     # -- new / open ------------------------------------------------------------------------
     def new_document(self) -> None:
         """Replace the document by an empty one."""
@@ -120,6 +138,8 @@ class FileController(QObject):
             self._forget_recent(path)
             return False
         try:
+            if not self._trust_foreign_modules(path):
+                return False
             document = Document.open(path)
         except (NetBuilderError, OSError) as error:
             self.report_error("Cannot open the project", error)

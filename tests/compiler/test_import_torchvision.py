@@ -1,0 +1,46 @@
+"""Every torchvision classifier imports exactly, with the published counts.
+
+Each builder of ``torchvision.models.list_models(module=torchvision.models)`` is built
+without weights (random initialisation, no network), imported, and the compiled graph must
+compute what the model computes (the importer's own check, on an input as small as the model
+allows). The graph is then analysed at the input size of the builder's default weights: its
+parameters must equal the weights' ``meta["num_params"]`` and its multiply-adds be within
+1 % of ``meta["_ops"]`` (GMACs).
+
+Counts that differ by definition: GoogLeNet and Inception-v3 are built without their
+auxiliary heads (``aux_logits=False``), as their weights' ``num_params`` count them.
+Multiply-adds count convolutions, linear layers and matrix products (attention), as
+torchvision's ``_ops`` do; element-wise operations count 0 on both sides.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from netbuilder.compiler.torchvision_zoo import classifiers, survey, weights_meta
+
+#: Models whose import takes more than about 10 s on two cores (large weights or inputs).
+_SLOW_PARAMS = 60_000_000
+_SLOW_GMACS = 12.0
+#: Tolerance on multiply-adds, relative to the published figure.
+MACS_TOLERANCE = 0.01
+
+
+def _slow(name: str) -> bool:
+    meta, _side = weights_meta(name)
+    return meta["num_params"] > _SLOW_PARAMS or meta["_ops"] > _SLOW_GMACS
+
+
+def _cases() -> list[object]:
+    return [pytest.param(name, marks=pytest.mark.slow) if _slow(name) else name
+            for name in classifiers()]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+@pytest.mark.parametrize("name", _cases())
+def test_every_torchvision_classifier_imports_exactly(name: str) -> None:
+    row = survey(name)
+    assert not row.error, row.error
+    assert row.max_difference is not None  # the compiled graph computed the model's output
+    assert row.params == row.expected_params
+    assert abs(row.macs_ratio - 1) <= MACS_TOLERANCE, (row.gmacs, row.expected_gmacs)
