@@ -136,7 +136,7 @@ def test_missing_torchvision_weights_say_where_to_put_them(
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    ((EXAMPLE, "-o", "x.onnx"), "choose a .py or .nbproj"),
+    ((EXAMPLE, "-o", "x.txt"), "choose a .py, .nbproj, .onnx or .pt2"),
     ((EXAMPLE, "-o", "x.nbproj", "--weights", "torchvision"), "needs a template"),
     ((RESNET, "-o", "x.nbproj", "--weights", "missing.pth"), "no weights file"),
     ((RESNET, "-o", "x.py", "--class-name", "class"), "not a Python class name"),
