@@ -86,9 +86,15 @@ def load_source(arg: str) -> Project:
         if problem is not None:
             raise ProjectFileError(problem)
         try:
-            return load(path)
+            loaded = load(path)
         except ProjectFileError as exc:
             raise ProjectFileError(f"{arg}: {exc}") from None
+        from netbuilder.blocks.opaque import untrusted_message
+
+        refusal = untrusted_message(loaded.graph)
+        if refusal is not None:
+            raise ProjectFileError(f"{arg}: {refusal}")
+        return loaded
     for resolve in SOURCE_RESOLVERS:
         project = resolve(arg)
         if project is not None:
@@ -564,6 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netbuilder", description="Build convolutional networks visually.")
     parser.add_argument("--version", action="version", version=f"netbuilder {__version__}")
+    parser.add_argument("--trust-module", action="append", default=[], metavar="PACKAGE",
+                        help="let projects import this package for their imported layers")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
@@ -585,6 +593,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_usage(sys.stderr)
         return EXIT_USAGE
+    from netbuilder.blocks.opaque import trust_modules
+
+    trust_modules(args.trust_module)
     try:
         return int(args.run(args))
     except NetBuilderError as exc:
