@@ -24,7 +24,8 @@ from netbuilder.core.analysis import analyze
 from netbuilder.core.graph import Graph
 from netbuilder.core.spec import INPUT
 
-#: Input side used to compare outputs, where the model accepts any size.
+#: Input side used to compare outputs, where the model accepts any size (at least the
+#: weights' ``min_size``).
 SMALL_SIDE = 64
 #: Families whose models take only the input size they were built for.
 _FIXED_SIZE = ("vit_", "maxvit_")
@@ -106,9 +107,10 @@ def survey(name: str, small: bool = True) -> Survey:
     torch.manual_seed(0)
     model = build(name, side)
     fixed = name.startswith(_FIXED_SIZE) or not small
+    least = max(SMALL_SIDE, *meta.get("min_size", (1,)))
     try:
-        result = import_module(model, (3, side, side) if fixed else
-                               (3, SMALL_SIDE, SMALL_SIDE), name=name)
+        result = import_module(model, (3, side, side) if fixed else (3, least, least),
+                               name=name)
     except ModelImportError as error:
         return replace(row, error=str(error).splitlines()[0],
                        seconds=time.perf_counter() - start)

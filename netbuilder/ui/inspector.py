@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.blocks.opaque import OPAQUE
 from netbuilder.core import commands
 from netbuilder.core.analysis import ERROR, Analysis, NodeInfo, format_shape
 from netbuilder.core.document import Document
@@ -470,6 +471,10 @@ class InspectorPanel(QScrollArea):
             count = sum(1 for n in node.body.nodes.values()
                         if n.type not in (GROUP_INPUT, GROUP_OUTPUT))
             text += f" · {count} node{'s' if count != 1 else ''} inside"
+        if node.type == OPAQUE:  # say what the imported call is
+            target = escape(str(node.params.get("target", "")).replace(":", "."))
+            text += (f"<br><code>{target}</code>: an imported call no block reproduces, kept "
+                     "as it is (shape from a meta-device run, MACs measured)")
         self.type_label.setText(text)
         self.type_label.setToolTip(spec.help or spec.title)
         self.open_group.setVisible(node.body is not None)

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from netbuilder.blocks.opaque import OPAQUE
 from netbuilder.core.analysis import Analysis, NodeInfo, format_shape
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, INPUT, OUTPUT
@@ -63,6 +64,8 @@ class NodeLook:
         heavy_macs: The node is among the network's heaviest in MACs.
         errors: Error messages shown on the node.
         warnings: Warning messages.
+        opaque: An imported call no block reproduces (drawn with a dashed border).
+        note: A line of explanation for the tooltip (what an opaque node calls).
     """
 
     name: str
@@ -82,6 +85,8 @@ class NodeLook:
     heavy_macs: bool = False
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    opaque: bool = False
+    note: str = ""
 
     @property
     def tooltip(self) -> str:
@@ -97,6 +102,8 @@ class NodeLook:
         if self.heavy:
             lines.append(f"<b>Heavy</b>: {_esc(self.heavy)} of the network — among its "
                          "costliest parts (the highlighted figures)")
+        if self.note:
+            lines.append(f"<i>{_esc(self.note)}</i>")
         if self.frozen:
             lines.append("frozen (not trained)")
         if self.group:
@@ -234,6 +241,9 @@ def describe(graph: Graph, node: Node, analysis: Analysis,
     label = _label(graph, node)
     params = _count(info.params, "params") if info is not None else ""
     macs = _count(info.macs, "MACs") if info is not None else ""
+    opaque = node.type == OPAQUE
+    if opaque and macs:
+        macs = f"{macs} (measured)"
     heavy_params, heavy_macs = (rule or HeavyRule.of(graph, analysis)).heavy(node, info)
     group = node.body is not None
     return NodeLook(
@@ -246,7 +256,15 @@ def describe(graph: Graph, node: Node, analysis: Analysis,
         heavy_params=heavy_params, heavy_macs=heavy_macs,
         errors=tuple(i.message for i in issues if i.severity == "error") + inner_errors,
         warnings=tuple(i.message for i in issues if i.severity != "error"),
+        opaque=opaque, note=_opaque_note(node) if opaque else "",
     )
+
+
+def _opaque_note(node: Node) -> str:
+    """What an opaque node calls, for its tooltip."""
+    target = str(node.params.get("target", "")).replace(":", ".")
+    return (f"Imported call {target}, kept as it is: its shape comes from running it on the "
+            "meta device and its MACs are measured")
 
 
 class LookBook:

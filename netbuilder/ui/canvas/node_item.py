@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPolygonF, QStaticText, QTransform
+from PySide6.QtGui import (
+    QColor,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QStaticText,
+    QTransform,
+)
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from netbuilder.core.layout import IO_HEIGHT as COMPACT_HEIGHT
@@ -422,6 +430,9 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(self._header)
         pen = style.pens["error"] if self.look.errors else \
             style.pens["selected"] if self.isSelected() else style.pens["border"]
+        if self.look.opaque and pen is style.pens["border"]:
+            pen = QPen(pen)  # an imported call kept as it is: a dashed outline
+            pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._body)
