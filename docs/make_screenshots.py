@@ -157,6 +157,23 @@ def training_pictures(folder: Path, out: Path) -> list[Path]:
     return written
 
 
+def memory_pictures(folder: Path, out: Path) -> list[Path]:
+    """LeNet-5 profiled (the heat overlay), then c3's Memory section in the inspector."""
+    from netbuilder.ui.canvas.heat import heat_badges
+
+    window = open_window(folder, (1440, 900), "light")
+    window.editor.show_start_view()
+    window.profile_network()
+    wait_until(lambda: bool(heat_badges(window.view.scene())), "the heat overlay")
+    written = [save(window, out / "profile-heat.png")]
+    select(window, "c3")
+    settle()
+    window.inspector.ensureWidgetVisible(window.inspector.memory)
+    written.append(save(window, out / "memory-section.png"))
+    close(window)
+    return written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the pictures; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -173,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.only != "training":
             for shot in EDITOR_SHOTS:
                 editor_picture(shot, folder, args.out)
+            memory_pictures(folder, args.out)
         if args.only != "editor":
             training_pictures(folder, args.out)
     return 0

@@ -124,7 +124,7 @@ class MemorySection(QWidget):
             lines.append(f"not costed (no shapes): {names}")
         memory = plan.nodes.get(node_id) if node_id else None
         if memory is not None:
-            lines.insert(0, f"<b>this node</b>: saved {format_bytes(memory.saved)}, weights "
+            lines.insert(0, f"<b>This node</b>: saved {format_bytes(memory.saved)}, weights "
                             f"+ gradients + optimiser "
                             f"{format_bytes(memory.weights + memory.gradients + memory.optimizer)}")
         self.totals.setText("<br>".join(line if line.startswith("<b>") else escape(line)

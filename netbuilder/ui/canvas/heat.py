@@ -39,12 +39,12 @@ class HeatFigure:
     memory_bound: bool = False
 
     def text(self) -> str:
-        """``3.20 ms · 12 % · 4.1 GMAC/s`` (``memory-bound`` where it is)."""
+        """``3.20 ms · 12% · 4.1 GMAC/s`` (``mem-bound`` where memory-bound)."""
         parts = [f"{self.ms:.2f} ms", f"{self.share:.0%}"]
         if self.gmacs:
-            parts.append(f"{self.gmacs:.1f} GMAC/s")
+            parts.append(f"{self.gmacs:.2g} GMAC/s")
         if self.memory_bound:
-            parts.append("memory-bound")
+            parts.append("mem-bound")
         return " · ".join(parts)
 
 
