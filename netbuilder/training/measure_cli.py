@@ -9,6 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from netbuilder.core.errors import NetBuilderError
+from netbuilder.core.graph import Graph
+from netbuilder.core.messages import one_line
+from netbuilder.training.cli import load_source
+
 PROFILE_HELP = "measure forward and backward time per node under torch.profiler"
 CHECK_HELP = "pre-flight check: overfit one batch for 50 steps and report per node"
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -22,6 +27,15 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least 1")
     return value
+
+
+def _graph(source: str) -> Graph | None:
+    """The graph of a project file or template name (None, said on stderr, when none)."""
+    try:
+        return load_source(source).graph
+    except NetBuilderError as exc:
+        print(f"netbuilder: error: {one_line(str(exc))}", file=sys.stderr)
+        return None
 
 
 def configure_profile(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +52,11 @@ def configure_profile(parser: argparse.ArgumentParser) -> None:
 
 def run_profile(args: argparse.Namespace) -> int:
     """Profile and print a table of per-node times."""
-    from netbuilder.cli import load_source
     from netbuilder.training.profile import ProfileError, profile_graph
 
-    graph = load_source(args.file).graph
+    graph = _graph(args.file)
+    if graph is None:
+        return EXIT_USAGE
     try:
         result = profile_graph(graph, device=args.device, batch=args.batch,
                                steps=args.steps, trace=args.trace)
@@ -74,10 +89,11 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """Run the pre-flight check; exit 1 when it finds something."""
-    from netbuilder.cli import load_source
     from netbuilder.training.preflight import PreflightError, preflight
 
-    graph = load_source(args.file).graph
+    graph = _graph(args.file)
+    if graph is None:
+        return EXIT_USAGE
     try:
         report = preflight(graph, batch=args.batch, steps=args.steps, lr=args.lr)
     except PreflightError as exc:
