@@ -76,7 +76,7 @@ def _run_worker(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from netbuilder.experiments.runner import SweepRunner
+    from netbuilder.experiments.runner import SweepRunner, plan_launch
     from netbuilder.experiments.study import create_or_open, default_storage
 
     project_file = Path(args.source)
@@ -87,7 +87,8 @@ def _sweep(args: argparse.Namespace) -> int:
     artifacts = args.artifacts or project_file.absolute().with_name(
         f"{project_file.stem}.sweeps")
     sweep = create_or_open(storage, name, project, space, artifacts, resume=args.resume)
-    runner = SweepRunner(sweep, storage, jobs=args.jobs, log_dir=artifacts / name / "logs")
+    runner = SweepRunner(plan_launch(sweep, storage, args.jobs),
+                         log_dir=artifacts / name / "logs")
     started = time.perf_counter()
     print(f"sweep {name!r} in {storage}: {args.jobs} worker(s)", file=sys.stderr)
     runner.start()

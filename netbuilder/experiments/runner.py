@@ -8,6 +8,7 @@ workers go on.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,9 +17,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import optuna
 from optuna.trial import TrialState
 
-from netbuilder.experiments.study import SweepStudy, fail_trial, trial_budget
+from netbuilder.core.errors import ProjectFileError
+from netbuilder.core.serialize import load
+from netbuilder.experiments.study import (
+    SweepStudy,
+    create_or_open,
+    fail_trial,
+    open_storage,
+    trial_budget,
+)
+
+#: How much lower than the caller's the workers' CPU priority is (the editor stays smooth
+#: while every core trains).
+WORKER_NICE = 5
 
 
 def default_jobs(gpus: int = 0) -> int:
@@ -45,51 +59,68 @@ class WorkerProcess:
         return self.process.pid
 
 
+@dataclass(frozen=True)
+class LaunchPlan:
+    """Which workers to start for a study (plain data: it may be made in another process).
+
+    Attributes:
+        storage: The study's storage URL (what the workers open).
+        study: The study's name.
+        artifacts: Folder where trials write their weights.
+        counts: Trials per worker (``None``: until the study's budget or time ends).
+        seed_offset: Added to each worker's index to seed its sampler.
+        threads: CPU threads per worker.
+    """
+
+    storage: str
+    study: str
+    artifacts: Path
+    counts: tuple[int | None, ...]
+    seed_offset: int
+    threads: int
+
+
+def plan_launch(sweep: SweepStudy, storage: str, jobs: int) -> LaunchPlan:
+    """Share the study's remaining budget over ``jobs`` workers (and note when it began)."""
+    study = sweep.study
+    if "started" not in study.user_attrs:
+        study.set_user_attr("started", time.time())
+    budget = trial_budget(sweep)
+    done = len(study.get_trials(deepcopy=False))
+    jobs = max(jobs, 1)
+    if budget is None:
+        counts: tuple[int | None, ...] = (None,) * jobs
+    else:
+        left = max(budget - done, 0)
+        counts = tuple(shares(left, jobs)) if left else ()
+    threads = max((os.cpu_count() or 1) // max(len(counts), 1), 1)
+    # a resumed sweep's workers draw from seeds its earlier workers did not use
+    return LaunchPlan(storage, study.study_name, sweep.artifacts, counts, done, threads)
+
+
 class SweepRunner:
     """Runs a study's trials in worker processes.
 
     Attributes:
-        sweep: The study (opened by the caller, its space checked).
-        storage: The study's storage URL (what the workers open).
+        plan: The workers to start.
         workers: The worker processes started.
     """
 
-    def __init__(self, sweep: SweepStudy, storage: str, *, jobs: int = 1, gpus: int = 0,
-                 log_dir: Path | None = None) -> None:
-        self.sweep, self.storage = sweep, storage
-        self.jobs, self.gpus = max(jobs, 1), gpus
-        self.log_dir = log_dir
+    def __init__(self, plan: LaunchPlan, *, gpus: int = 0, log_dir: Path | None = None) -> None:
+        self.plan, self.gpus, self.log_dir = plan, gpus, log_dir
         self.workers: list[WorkerProcess] = []
-        self._seed_offset = 0
-
-    def remaining(self) -> int | None:
-        """Trials left in the budget (``None``: no trial budget)."""
-        budget = trial_budget(self.sweep)
-        if budget is None:
-            return None
-        return max(budget - len(self.sweep.study.get_trials(deepcopy=False)), 0)
 
     def start(self) -> None:
         """Start the workers (none when the budget is already spent)."""
-        study = self.sweep.study
-        if "started" not in study.user_attrs:
-            study.set_user_attr("started", time.time())
-        left = self.remaining()
-        counts: list[int | None] = list(shares(left, self.jobs)) if left is not None else \
-            [None] * self.jobs
-        if left == 0:
-            counts = []
-        threads = max((os.cpu_count() or 1) // max(len(counts), 1), 1)
-        # a resumed sweep's workers draw from seeds its earlier workers did not use
-        self._seed_offset = len(study.get_trials(deepcopy=False))
-        for index, count in enumerate(counts):
-            self.workers.append(self._spawn(index, count, threads))
+        for index, count in enumerate(self.plan.counts):
+            self.workers.append(self._spawn(index, count))
 
-    def _spawn(self, index: int, trials: int | None, threads: int) -> WorkerProcess:
+    def _spawn(self, index: int, trials: int | None) -> WorkerProcess:
+        plan = self.plan
         command = [sys.executable, "-m", "netbuilder.experiments.worker",
-                   "--storage", self.storage, "--study", self.sweep.study.study_name,
-                   "--threads", str(threads), "--artifacts", str(self.sweep.artifacts),
-                   "--index", str(index + self._seed_offset)]
+                   "--storage", plan.storage, "--study", plan.study,
+                   "--threads", str(plan.threads), "--artifacts", str(plan.artifacts),
+                   "--index", str(index + plan.seed_offset), "--nice", str(WORKER_NICE)]
         if trials is not None:
             command += ["--trials", str(trials)]
         env = dict(os.environ)
@@ -121,7 +152,9 @@ class SweepRunner:
         return not self.running
 
     def _fail_orphans(self, pid: int, how: str) -> None:
-        study = self.sweep.study
+        """Fail the trials a dead worker left running (rare: opens the study here)."""
+        study = optuna.load_study(study_name=self.plan.study,
+                                  storage=open_storage(self.plan.storage))
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if trial.user_attrs.get("worker_pid") == pid:
                 fail_trial(study._storage, trial._trial_id,
@@ -147,3 +180,23 @@ def _ending(code: int) -> str:
             name = f"signal {-code}"
         return f"was killed ({name})"
     return f"exited with status {code}"
+
+
+def prepare_sweep(project_file: Path, space_file: Path, storage: str, name: str, jobs: int,
+                  artifacts: Path) -> LaunchPlan:
+    """Create or go on with the study of a saved project and a space file; its plan.
+
+    What the editor's Start runs in a helper process. A study that exists with another
+    space goes on with the new one (pressing Start again resumes a sweep).
+
+    Raises:
+        ProjectFileError: when the project or the space cannot be read.
+        SpaceError: when the space does not fit the project.
+        StudyError: when the storage cannot be reached.
+    """
+    try:
+        space = json.loads(space_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProjectFileError(f"{space_file.name}: not a JSON space ({exc})") from None
+    sweep = create_or_open(storage, name, load(project_file), space, artifacts, resume=True)
+    return plan_launch(sweep, storage, jobs)

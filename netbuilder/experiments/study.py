@@ -241,3 +241,55 @@ def fail_trial(storage: optuna.storages.BaseStorage, trial_id: int, reason: str)
     """Record a running trial as failed with ``reason`` (its worker is gone)."""
     storage.set_trial_user_attr(trial_id, FAIL_REASON, reason)
     storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the Experiments panel shows of a study, read in one go (off the GUI thread).
+
+    Attributes:
+        rows: Every trial, best first.
+        keys: The parameters varied, in the space's order.
+        objectives: The metrics optimised.
+        pareto: Numbers of the trials on the Pareto front (or the best trial).
+        importance: Optuna's parameter importance (empty before two trials complete).
+    """
+
+    rows: list[TrialRow]
+    keys: list[str]
+    objectives: list[str]
+    pareto: set[int]
+    importance: dict[str, float]
+
+
+def read_snapshot(storage: str, name: str, *, importance: bool = True) -> Snapshot:
+    """Read a study's trials (and, with ``importance``, the parameters' importance).
+
+    Raises:
+        StudyError: when the storage cannot be reached or holds no such study.
+    """
+    backend = open_storage(storage)
+    try:
+        study = optuna.load_study(study_name=name, storage=backend)
+    except KeyError:
+        raise StudyError(f"no study {name!r} in {storage}") from None
+    objectives = list(study.user_attrs.get("objectives", ["value"]))
+    space = study.user_attrs.get("space", {})
+    keys = list(space.get("parameters", {})) if isinstance(space, dict) else []
+    rows = ranked([trial_row(t) for t in study.get_trials(deepcopy=False)], objectives)
+    scores = _importance(study) if importance else {}
+    return Snapshot(rows, keys, objectives, pareto_numbers(study), scores)
+
+
+def _importance(study: optuna.Study) -> dict[str, float]:
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if len(complete) < 2 or len({tuple(sorted(t.params.items())) for t in complete}) < 2:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = optuna.importance.get_param_importances(
+                study, target=lambda t: t.values[0])
+    except (RuntimeError, ValueError):  # too few distinct values to tell
+        return {}
+    return {key: float(value) for key, value in scores.items()}

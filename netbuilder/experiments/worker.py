@@ -12,6 +12,7 @@ Exit status: 0 done; 2 the storage or study cannot be opened.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -74,9 +75,11 @@ class Worker:
 
 def run_worker(storage: str, study: str, *, trials: int | None = None,
                timeout_s: float | None = None, artifacts: Path | None = None,
-               threads: int | None = None, index: int = 0) -> int:
+               threads: int | None = None, index: int = 0, nice: int = 0) -> int:
     """Open the study and run trials in this process; the exit status."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if nice > 0 and hasattr(os, "nice"):  # trials yield the CPU to the editor
+        os.nice(nice)
     if threads is not None:
         import torch
 
@@ -116,6 +119,8 @@ def configure_worker(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads of this worker")
     parser.add_argument("--index", type=int, default=0,
                         help="this worker's number (offsets the sampler's seed)")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="lower this process's CPU priority by this much")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_worker(parser)
     args = parser.parse_args(argv)
     return run_worker(args.storage, args.study, trials=args.trials, timeout_s=args.timeout,
-                      artifacts=args.artifacts, threads=args.threads, index=args.index)
+                      artifacts=args.artifacts, threads=args.threads, index=args.index,
+                      nice=args.nice)
 
 
 if __name__ == "__main__":

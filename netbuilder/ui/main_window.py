@@ -52,6 +52,7 @@ from netbuilder.ui.actions import (
 from netbuilder.ui.canvas import GraphView
 from netbuilder.ui.dialogs import ErrorListDialog, examples_dir
 from netbuilder.ui.editor import NetworkEditor
+from netbuilder.ui.experiments import ExperimentsPanel
 from netbuilder.ui.file_controller import FileController, document_name
 from netbuilder.ui.inspector import InspectorPanel
 from netbuilder.ui.measure import measure
@@ -103,6 +104,7 @@ RECENT_PLACE = Place(FILE, 0, 5)
 DOCK_PLACES = (Place(VIEW, 2, 0), Place(VIEW, 2, 1), Place(VIEW, 2, 2))
 THEME_PLACE = Place(VIEW, 3, 0)
 TRAINING_DOCK_PLACE = Place(TRAIN, 1, 0)
+EXPERIMENTS_DOCK_PLACE = Place(TRAIN, 1, 1)
 
 
 class MainWindow(QMainWindow):
@@ -217,6 +219,10 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "trainingDock", placeholder,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.training_dock.hide()
+        self.experiments = ExperimentsPanel(lambda: self.document.path)
+        self.experiments_dock = self._dock("Experiments", "experimentsDock", self.experiments,
+                                           Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.experiments_dock.hide()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
                          Qt.Orientation.Horizontal)
 
@@ -231,6 +237,7 @@ class MainWindow(QMainWindow):
         entries: list[Entry] = [
             (RECENT_PLACE, self.files.recent_menu), (THEME_PLACE, theme),
             (TRAINING_DOCK_PLACE, self.training_dock.toggleViewAction()),
+            (EXPERIMENTS_DOCK_PLACE, self.experiments_dock.toggleViewAction()),
             *((place, dock.toggleViewAction()) for place, dock in zip(DOCK_PLACES, docks)),
             *(entry for actions in self.action_sets for entry in actions.entries())]
         fill(theme, THEME, entries)
@@ -252,6 +259,9 @@ class MainWindow(QMainWindow):
         self.inspector.openGroupRequested.connect(editor.open_group)
         self.inspector.statusMessage.connect(self.show_message)
         self.status.errorsClicked.connect(self.show_errors)
+        self.experiments.statusMessage.connect(self.show_message)
+        self.experiments.openTrialRequested.connect(
+            lambda path: self.open_new_window().files.open_path(Path(path)))
 
     def resize_default(self) -> None:
         """A comfortable first size (when no saved geometry was restored)."""
@@ -430,6 +440,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.shutdown()
+        self.experiments.shutdown()
         self.save_settings()
         self.autosaver.stop()
         if self.error_dialog is not None:

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from netbuilder.cli import main
 from netbuilder.core.serialize import load
-from netbuilder.experiments.runner import SweepRunner, shares
+from netbuilder.experiments.runner import SweepRunner, plan_launch, shares
 from netbuilder.experiments.study import FAIL_REASON, create_or_open, default_storage
 from tests.experiments.conftest import write_project, write_space
 
@@ -54,7 +54,7 @@ def test_a_killed_worker_leaves_its_trial_failed_and_the_others_finish(
     space = {"parameters": {"c1.out_channels": {"values": [2, 4, 6, 8]}},
              "search": {"method": "grid"}}
     sweep = create_or_open(storage, "kill", project, space, tmp_path / "runs")
-    runner = SweepRunner(sweep, storage, jobs=2)
+    runner = SweepRunner(plan_launch(sweep, storage, 2))
     runner.start()
     victim = _wait_for_a_trial_mid_run(sweep.study)
     os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
