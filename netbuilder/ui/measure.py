@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from netbuilder.core.events import Event
 from netbuilder.ui.busy import JobCancelled, run_busy
-from netbuilder.ui.canvas.heat import HeatFigure, clear_heat, show_heat
+from netbuilder.ui.canvas.heat import HeatFigure, clear_heat, show_heat, show_notes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -103,6 +103,9 @@ class MeasureController:
             self.window.show_message(f"Pre-flight check: {exc}")
             return None
         messages = report.messages()
+        show_notes(self.window.view.scene(), {
+            node: " ".join(health.findings) for node, health in report.nodes.items()
+            if health.findings})
         head = (f"Loss {report.losses[0]:.3g} → {report.losses[-1]:.3g} in {report.steps} "
                 f"steps on one batch ({report.drop:.0%} drop).")
         body = "\n".join(f"• {m}" for m in messages) or "Healthy: nothing to report."

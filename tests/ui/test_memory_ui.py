@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,13 +10,17 @@ import torch
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
+from netbuilder.compiler import compile_graph
 from netbuilder.core import commands
+from netbuilder.core.document import Document
+from netbuilder.core.inits import checkpoint_init
 from netbuilder.core.memory import MemorySettings, format_bytes, plan_memory
-from netbuilder.ui.canvas.heat import heat_badges
+from netbuilder.ui.canvas.heat import heat_badges, note_badges
 from netbuilder.ui.inspector import InspectorPanel
 from netbuilder.ui.main_window import MainWindow
 from netbuilder.ui.measure import measure
 from netbuilder.ui.memory_section import status_text
+from tests.training.test_preflight import small_net as preflight_net
 from tests.ui.test_inspector import small_net, type_into
 
 
@@ -34,19 +38,32 @@ def panel(qtbot) -> InspectorPanel:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    """A shown window on LeNet-5 with its own settings."""
+def make_window(qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MainWindow]]:
+    """Shown windows with their own settings (LeNet-5 unless given a document)."""
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Discard)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    made = MainWindow(None, settings=settings, recovery_dir=tmp_path / "recovery",
-                      user_blocks_dir=tmp_path / "blocks")
-    made.resize(1280, 800)
-    with qtbot.waitExposed(made):
-        made.show()
-    yield made
-    made.close()
+    made: list[MainWindow] = []
+
+    def make(document: Document | None = None) -> MainWindow:
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(document, settings=settings, recovery_dir=tmp_path / "recovery",
+                            user_blocks_dir=tmp_path / "blocks")
+        window.resize(1280, 800)
+        with qtbot.waitExposed(window):
+            window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+
+
+@pytest.fixture
+def window(make_window: Callable[..., MainWindow]) -> MainWindow:
+    """A shown window on LeNet-5."""
+    return make_window()
 
 
 def test_the_memory_section_shows_the_nodes_arithmetic(
@@ -130,3 +147,22 @@ def test_the_preflight_check_reports_in_plain_words(
     box = window.findChild(QMessageBox, "preflightReport")
     assert box.text().startswith("Loss ") and "steps on one batch" in box.text()
     box.close()
+
+
+def test_preflight_findings_are_shown_at_the_node(
+        qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+        make_window: Callable[..., MainWindow]) -> None:
+    graph = preflight_net()
+    state = compile_graph(graph, seed=0).state_dict()
+    state["conv.bias"] = torch.full_like(state["conv.bias"], -100.0)
+    torch.save(state, tmp_path / "dead.pt")
+    graph.by_name("conv").init = checkpoint_init(tmp_path / "dead.pt", "conv")
+    window = make_window(Document(graph))
+    window.act["preflight"].trigger()
+    scene = window.view.scene()
+    qtbot.waitUntil(lambda: len(note_badges(scene)) >= 2, timeout=60_000)
+    notes = {window.document.graph.find(b.parentItem().node_id)[1].name: b.text
+             for b in note_badges(scene)}
+    assert notes["act"].startswith("act: 100% of outputs are 0 after 50 steps")
+    assert notes["conv"].startswith("conv: gradient norm")
+    window.findChild(QMessageBox, "preflightReport").close()

@@ -1,5 +1,7 @@
 """The profile's heat overlay: each node tinted by its share of the step, with its figures.
 
+The pre-flight check's findings are shown the same way: a note under the node.
+
 The canvas only paints what the profiler measured (:class:`HeatFigure` per node id); a
 badge is a child item of the node's box, so it moves with it, and it is dropped when the
 box is rebuilt after an edit (the measurement no longer describes the network) or when
@@ -89,20 +91,67 @@ class HeatBadge(QGraphicsItem):
         painter.drawText(strip, Qt.AlignmentFlag.AlignCenter, self.figure.text())
 
 
+class NoteBadge(QGraphicsItem):
+    """A finding in plain words, on an amber strip under a node's box."""
+
+    def __init__(self, box: NodeItem, text: str) -> None:
+        super().__init__(box)
+        self.text = text
+        rect = box.box_rect()
+        self.strip = QRectF(rect.left() - 20, rect.bottom() + 2, rect.width() + 40, 30)
+        self.setZValue(6)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setToolTip(text)
+
+    def boundingRect(self) -> QRectF:
+        return self.strip
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 196, 60, 235))
+        painter.drawRoundedRect(self.strip, 4, 4)
+        font = QFont(painter.font())
+        font.setPointSizeF(7.0)
+        painter.setFont(font)
+        painter.setPen(QColor(30, 20, 0))
+        painter.drawText(self.strip.adjusted(4, 1, -4, -1),
+                         Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.text)
+
+
+def show_notes(scene: QGraphicsScene, notes: Mapping[str, str]) -> int:
+    """Put each note under its node's box (replacing earlier notes); return how many."""
+    for item in scene.items():
+        if isinstance(item, NoteBadge):
+            scene.removeItem(item)
+    count = 0
+    for item in scene.items():
+        if isinstance(item, NodeItem) and item.node_id in notes:
+            NoteBadge(item, notes[item.node_id])
+            count += 1
+    return count
+
+
+def note_badges(scene: QGraphicsScene) -> list[NoteBadge]:
+    """The notes the scene shows now."""
+    return [item for item in scene.items() if isinstance(item, NoteBadge)]
+
+
 def heat_badges(scene: QGraphicsScene) -> list[HeatBadge]:
     """The badges the scene shows now."""
     return [item for item in scene.items() if isinstance(item, HeatBadge)]
 
 
 def clear_heat(scene: QGraphicsScene) -> None:
-    """Remove the overlay."""
-    for badge in heat_badges(scene):
+    """Remove the overlay and the notes."""
+    for badge in [*heat_badges(scene), *note_badges(scene)]:
         scene.removeItem(badge)
 
 
 def show_heat(scene: QGraphicsScene, figures: Mapping[str, HeatFigure]) -> int:
     """Tint every node box of ``scene`` that has a figure; return how many were tinted."""
-    clear_heat(scene)
+    for badge in heat_badges(scene):
+        scene.removeItem(badge)
     hottest = max((f.share for f in figures.values()), default=0.0)
     count = 0
     for item in scene.items():
