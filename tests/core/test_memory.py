@@ -15,6 +15,7 @@ from netbuilder.core.memory import (
     largest_batch,
     plan_memory,
 )
+from tests.core.toyblocks import toy_registry
 
 
 def small_net(inplace: bool = False) -> Graph:
@@ -122,3 +123,13 @@ def test_a_graph_with_errors_is_costed_where_it_can_be() -> None:
 def test_format_bytes() -> None:
     assert [format_bytes(n) for n in (512, 1540, 1.93e9, 250e6)] == [
         "512 B", "1.54 kB", "1.93 GB", "250 MB"]
+
+
+def test_a_block_without_a_memory_rule_is_named_and_the_rest_is_costed() -> None:
+    graph = Graph(toy_registry())
+    x = graph.add("input", shape=(8,))
+    dense = graph.add("dense", after=x, width=4)
+    graph.add("output", after=dense)
+    plan = plan_of(graph, batch=2)
+    assert plan.uncosted == [dense.id]
+    assert "no memory rule for block 'dense'" in plan.nodes[dense.id].formulas[-1]
