@@ -20,7 +20,6 @@ gradients and optimiser state stay float32.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import prod
 
@@ -427,8 +426,3 @@ def largest_batch(graph: Graph, analysis: Analysis, budget: float,
 
 def _with_batch(settings: MemorySettings, batch: int) -> MemorySettings:
     return MemorySettings(batch, settings.precision, settings.optimizer, settings.device)
-
-
-def iter_costed(plan: MemoryPlan) -> Iterator[NodeMemory]:
-    """The costed nodes of ``plan``."""
-    return (m for m in plan.nodes.values() if m.costed)
