@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from netbuilder.ui import dialogs
@@ -174,6 +174,29 @@ def memory_pictures(folder: Path, out: Path) -> list[Path]:
     return written
 
 
+def experiments_picture(folder: Path, out: Path) -> Path:
+    """The Experiments panel after a six-trial sweep of the example space on LeNet-5."""
+    import json
+
+    from netbuilder.resources import resource_path
+
+    window = open_window(folder, (1600, 1000), "light")
+    window.document.save(folder / "lenet5.nbproj")
+    space = json.loads(resource_path("examples", "lenet5-sweep.json").read_text())
+    space["search"]["trials"] = 6
+    (folder / "lenet5-sweep.json").write_text(json.dumps(space))
+    window.experiments_dock.show()
+    window.resizeDocks([window.experiments_dock], [520], Qt.Orientation.Vertical)
+    panel = window.experiments.panel
+    panel.space_edit.setText(str(folder / "lenet5-sweep.json"))
+    panel.jobs_spin.setValue(2)
+    panel.start()
+    wait_until(lambda: not panel.timer.isActive(), "the sweep to end", 600)
+    path = save(window, out / "experiments.png")
+    close(window)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the pictures; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -193,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             memory_pictures(folder, args.out)
         if args.only != "editor":
             training_pictures(folder, args.out)
+            experiments_picture(folder, args.out)
     return 0
 
 

@@ -52,7 +52,7 @@ from netbuilder.ui.actions import (
 from netbuilder.ui.canvas import GraphView
 from netbuilder.ui.dialogs import ErrorListDialog, examples_dir
 from netbuilder.ui.editor import NetworkEditor
-from netbuilder.ui.experiments import ExperimentsPanel
+from netbuilder.ui.experiments import ExperimentsDockWidget
 from netbuilder.ui.file_controller import FileController, document_name
 from netbuilder.ui.inspector import InspectorPanel
 from netbuilder.ui.measure import measure
@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "trainingDock", placeholder,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.training_dock.hide()
-        self.experiments = ExperimentsPanel(lambda: self.document.path)
+        self.experiments = ExperimentsDockWidget(lambda: self.document.path)
         self.experiments_dock = self._dock("Experiments", "experimentsDock", self.experiments,
                                            Qt.DockWidgetArea.BottomDockWidgetArea)
         self.experiments_dock.hide()

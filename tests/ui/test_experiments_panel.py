@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from netbuilder.core.serialize import load
 from netbuilder.experiments.study import create_or_open, default_storage
 from netbuilder.experiments.worker import Worker
-from netbuilder.ui.experiments import ExperimentsPanel
+from netbuilder.ui.experiments.panel import ExperimentsPanel
 from tests.experiments.conftest import write_project, write_space
 
 

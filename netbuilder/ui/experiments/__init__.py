@@ -1,5 +1,9 @@
-"""The Experiments panel: sweeps started, watched and compared (see :mod:`.panel`)."""
+"""The Experiments panel: sweeps started, watched and compared (see :mod:`.panel`).
 
-from netbuilder.ui.experiments.panel import ExperimentsPanel
+Importing this package is light: :class:`ExperimentsDockWidget` makes the panel (and
+imports pyqtgraph and Optuna) when it is first shown.
+"""
 
-__all__ = ["ExperimentsPanel"]
+from netbuilder.ui.experiments.lazy import ExperimentsDockWidget
+
+__all__ = ["ExperimentsDockWidget"]
