@@ -27,10 +27,10 @@ Importing this package never imports torch: every ``build()`` imports it lazily
 
 from __future__ import annotations
 
-from netbuilder.blocks import act, basic, composite, conv, merge, norm, opaque, pool
+from netbuilder.blocks import act, basic, composite, conv, merge, norm, opaque, pool, shape_ops
 from netbuilder.core.registry import BlockRegistry
 
-MODULES = (basic, conv, pool, norm, act, merge, composite, opaque)
+MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, opaque)
 
 
 def register_all(registry: BlockRegistry) -> None:

@@ -194,6 +194,34 @@ def _stochastic_depth(module: nn.Module, shape: Shape) -> BlockCall:
     return BlockCall("stochastic_depth", dict(p=float(module.p), mode=module.mode))
 
 
+def upsample_call(size: Any, scale: Any, mode: str, align_corners: Any) -> BlockCall:
+    """The ``upsample`` block for ``nn.Upsample``/``F.interpolate`` arguments.
+
+    Raises:
+        Unsupported: for modes other than nearest and bilinear, or per-axis scales.
+    """
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode={mode!r} (the block has nearest and bilinear)")
+    if isinstance(scale, (tuple, list)):
+        if len(set(scale)) != 1:
+            raise Unsupported(f"scale_factor={tuple(scale)} differs per axis")
+        scale = scale[0]
+    if size is not None:
+        sizes = compact(size)
+        return BlockCall("upsample", dict(size=tuple(sizes) if isinstance(sizes, tuple)
+                                          else (sizes,), scale_factor=None, mode=mode,
+                                          align_corners=bool(align_corners)))
+    return BlockCall("upsample", dict(scale_factor=float(scale), mode=mode,
+                                      align_corners=bool(align_corners)))
+
+
+def _upsample(module: nn.Module, shape: Shape) -> BlockCall:
+    if getattr(module, "recompute_scale_factor", None):
+        raise Unsupported("recompute_scale_factor=True")
+    return upsample_call(module.size, module.scale_factor, module.mode,
+                         module.align_corners)
+
+
 def _module_table() -> dict[type[nn.Module], ModuleConverter]:
     table: dict[type[nn.Module], ModuleConverter] = {
         nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
@@ -211,7 +239,8 @@ def _module_table() -> dict[type[nn.Module], ModuleConverter]:
         nn.LogSoftmax: partial(_softmax, "log_softmax"),
         nn.Hardswish: _reads("hardswish", "inplace"),
         nn.ReLU6: _reads("relu6", "inplace"), nn.Hardsigmoid: _reads("hardsigmoid", "inplace"),
-        nn.Mish: _reads("mish", "inplace"),
+        nn.Mish: _reads("mish", "inplace"), nn.Upsample: _upsample,
+        nn.ChannelShuffle: _reads("channel_shuffle", "groups"),
         nn.Dropout: _reads("dropout", "p", "inplace"), nn.Dropout2d: _dropout2d,
         nn.Flatten: _reads("flatten", "start_dim", "end_dim"), nn.Identity: _identity,
     }

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx
 
-from netbuilder.compiler.module_map import BlockCall, Unsupported, output_size
+from netbuilder.compiler.module_map import BlockCall, Unsupported, output_size, upsample_call
 
 #: A batch-ful shape (``(N, C, H, W)``), or None for a value that is not a tensor.
 FullShape = tuple[int, ...] | None
@@ -281,6 +281,35 @@ def _identity(call: OpCall) -> Mapped:
     return _one("identity", call.tensor(call.bind(("self",))["self"]), call.node.target)
 
 
+def _interpolate(call: OpCall) -> Mapped:
+    values = call.bind(("input", "size", "scale_factor", "mode", "align_corners",
+                        "recompute_scale_factor", "antialias"), size=None, scale_factor=None,
+                       mode="nearest", align_corners=None, recompute_scale_factor=None,
+                       antialias=False)
+    if values["recompute_scale_factor"] or values["antialias"]:
+        raise Unsupported("recompute_scale_factor or antialias")
+    step = upsample_call(values["size"], values["scale_factor"], values["mode"],
+                         values["align_corners"])
+    return Mapped((BlockCall(step.block, step.params, "interpolate"),),
+                  (call.tensor(values["input"]),))
+
+
+def _permute(names: tuple[str, ...]) -> OpConverter:
+    def convert(call: OpCall) -> Mapped:
+        node = call.node
+        source = call.tensor(node.args[0] if node.args else node.kwargs.get(names[0]))
+        dims: Any = node.args[1:] if len(node.args) > 1 else node.kwargs.get("dims", ())
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = dims[0]
+        rank = len(call.shape(source))
+        order = [d + rank if isinstance(d, int) and d < 0 else d for d in dims]
+        if not order or order[0] != 0 or sorted(order) != list(range(rank)):
+            raise Unsupported(f"dims={tuple(dims)} moves the batch dimension")
+        return _one("permute", source, "permute",
+                    dims=", ".join(str(d - 1) for d in order[1:]))
+    return convert
+
+
 # -- the tables ----------------------------------------------------------------------------
 def _function_table() -> dict[Callable[..., Any], OpConverter]:
     inplace = {"inplace": True}
@@ -309,6 +338,7 @@ def _function_table() -> dict[Callable[..., Any], OpConverter]:
         F.hardsigmoid: _unary("hardsigmoid", ("input", "inplace"), ("inplace",),
                               inplace=False),
         F.mish: _unary("mish", ("input", "inplace"), ("inplace",), inplace=False),
+        F.interpolate: _interpolate, torch.permute: _permute(("input",)),
         torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"),
         torch.tanh: _unary("tanh"), F.tanh: _unary("tanh"),
         F.softmax: _softmax("softmax", ("input", "dim", "_stacklevel", "dtype")),
@@ -329,6 +359,7 @@ def _function_table() -> dict[Callable[..., Any], OpConverter]:
 def _method_table() -> dict[str, OpConverter]:
     inplace = {"inplace": True}
     return {
+        "permute": _permute(("self",)),
         "add": _merge("add", ("self", "other")), "add_": _merge("add", ("self", "other")),
         "mul": _merge("multiply", ("self", "other")),
         "mul_": _merge("multiply", ("self", "other")),

@@ -81,6 +81,33 @@ def one_input(key: str, inputs: st.SearchStrategy[Shape],
 
 
 # -- block families -------------------------------------------------------------------
+@st.composite
+def _permute_case(draw: st.DrawFn) -> Case:
+    shape = draw(any_shape())
+    order = draw(st.permutations(range(len(shape))))
+    dims = ", ".join(map(str, order))
+    if draw(st.integers(0, 5)) == 0:  # now and then an order of the wrong length
+        dims = ", ".join(map(str, range(len(shape) + 1)))
+    return {"dims": dims}, [shape]
+
+
+def shape_op_cases() -> dict[str, Strategy]:
+    """Upsample (scale or size), channel shuffle and permute."""
+    size = st.one_of(st.none(), st.tuples(st.integers(1, 12)),
+                     st.tuples(st.integers(1, 12), st.integers(1, 12)))
+    scale = st.one_of(st.none(), st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]))
+    return {
+        "upsample": st.one_of(
+            one_input("upsample", mostly((2, 3, 4)), size=size, scale_factor=scale,
+                      mode=st.just("nearest")),
+            one_input("upsample", shape(3), size=size, scale_factor=scale,
+                      mode=st.just("bilinear"))),
+        "channel_shuffle": one_input("channel_shuffle", mostly((3,), channels=8),
+                                     groups=st.integers(1, 4)),
+        "permute": _permute_case(),
+    }
+
+
 def _opaque(target: str, call: dict[str, Any], modules: dict[str, Any] | None = None,
             tensors: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"target": target, "call": json.dumps(call), "modules": json.dumps(modules or {}),
@@ -209,6 +236,7 @@ def _cases() -> dict[str, Strategy]:
                       ("adaptive_maxpool2d", 2)):
         cases[key] = adaptive_case(key, dims)
     cases["opaque"] = opaque_case()
+    cases.update(shape_op_cases())
     for key in ("relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh",
                 "softmax", "log_softmax", "hardswish", "relu6", "hardsigmoid", "mish",
                 "dropout", "stochastic_depth"):
