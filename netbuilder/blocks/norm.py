@@ -93,6 +93,25 @@ class LayerNormSpec(BlockSpec):
 
 
 @dataclass(frozen=True)
+class ChannelLayerNormSpec(BlockSpec):
+    """Layer norm over the channels at each position of a C×H×W image (ConvNeXt's)."""
+
+    def infer(self, params: Params, inputs: Sequence[Shape]) -> Inference:
+        """Same shape; a scale and a shift per channel when affine."""
+        shape = single_input(self.key, inputs, (3,))
+        terms = 2 if params["elementwise_affine"] else 0
+        total = terms * shape[0]
+        return Inference(shape, total, formulas=_affine_formula((terms, shape[0]), total))
+
+    def build(self, params: Params, inputs: Sequence[Shape]) -> Any:
+        """torchvision's ``LayerNorm2d`` over the input's channels."""
+        from torchvision.models.convnext import LayerNorm2d
+
+        return LayerNorm2d(inputs[0][0], eps=params["eps"],
+                           elementwise_affine=params["elementwise_affine"])
+
+
+@dataclass(frozen=True)
 class GroupNormSpec(BlockSpec):
     """``torch.nn.GroupNorm``: normalise groups of channels within each sample."""
 
@@ -170,6 +189,15 @@ def _layernorm() -> LayerNormSpec:
                          help="Layer normalisation over the trailing dimensions of a sample")
 
 
+def _channel_layernorm() -> ChannelLayerNormSpec:
+    params = (eps_param(), ParamSpec("elementwise_affine", "bool", True,
+                                     help="Learn a scale and a shift per channel"))
+    return ChannelLayerNormSpec(key="layernorm2d", title="LayerNorm 2D (channels)",
+                                family="Normalization", params=params, default_name="ln",
+                                help="Layer normalisation over the channels at each position "
+                                     "(ConvNeXt)")
+
+
 def _groupnorm() -> GroupNormSpec:
     params = (ParamSpec("num_groups", "int", 8, 1, 4096,
                         help="Number of channel groups (the paper uses 32)"),
@@ -195,5 +223,5 @@ def register(registry: BlockRegistry) -> None:
     """Register the normalisation blocks."""
     for dims in (1, 2, 3):
         registry.register(_batchnorm(dims))
-    for spec in (_layernorm(), _groupnorm(), _lrn()):
+    for spec in (_layernorm(), _channel_layernorm(), _groupnorm(), _lrn()):
         registry.register(spec)

@@ -222,6 +222,15 @@ def _upsample(module: nn.Module, shape: Shape) -> BlockCall:
                          module.align_corners)
 
 
+def _layer_norm_2d(module: nn.Module, shape: Shape) -> BlockCall:
+    if tuple(module.normalized_shape) != shape[:1] or (
+            module.elementwise_affine and module.bias is None):
+        raise Unsupported(f"normalized_shape {tuple(module.normalized_shape)} is not the "
+                          "input's channels, or a scale without a shift")
+    return BlockCall("layernorm2d", dict(eps=float(module.eps),
+                                         elementwise_affine=bool(module.elementwise_affine)))
+
+
 def _module_table() -> dict[type[nn.Module], ModuleConverter]:
     table: dict[type[nn.Module], ModuleConverter] = {
         nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
@@ -253,6 +262,9 @@ def _module_table() -> dict[type[nn.Module], ModuleConverter]:
     except ImportError:  # pragma: no cover - torchvision is a dependency
         return table
     table[StochasticDepth] = _stochastic_depth
+    from torchvision.models.convnext import LayerNorm2d
+
+    table[LayerNorm2d] = _layer_norm_2d
     return table
 
 
