@@ -25,9 +25,11 @@ from typing import Any
 Shape = tuple[int, ...]
 
 #: Blocks whose result is their input tensor (a view or the very tensor).
-ALIAS_BLOCKS = frozenset({"identity", "flatten", "output", "group_output", "group_input"})
+ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "output", "group_output",
+                          "group_input"})
 #: Blocks run in float32 under autocast (CUDA's fp32 list): they cast a half input up.
-FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "groupnorm"})
+FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "layernorm2d",
+                                 "groupnorm"})
 #: Blocks autocast runs in half precision: they cast their input (and weight) down.
 HALF_UNDER_AUTOCAST = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose2d",
                                  "linear"})
@@ -90,7 +92,12 @@ def _weighted(rule: RuleInput) -> list[Saved]:
 
 
 def _keeps_input(rule: RuleInput) -> list[Saved]:
-    return [_input()] if rule.input_grads[0] else []
+    """The input; run in place, a copy of it (autograd keeps the value it overwrites)."""
+    if not rule.input_grads[0]:
+        return []
+    if rule.params.get("inplace"):
+        return [Saved("extra", numel=prod(rule.inputs[0]), what="input copy")]
+    return [_input()]
 
 
 def _keeps_output(rule: RuleInput) -> list[Saved]:
@@ -123,6 +130,15 @@ def _layernorm(rule: RuleInput) -> list[Saved]:
     rows = prod(rule.inputs[0][:len(rule.inputs[0]) - rule.params["normalized_dims"]])
     return [_input(), Saved("extra", numel=2 * rows, item_bytes=4,
                             what=f"mean+rstd 2·{rows}")]
+
+
+def _layernorm2d(rule: RuleInput) -> list[Saved]:
+    """Layer norm over the channels of every position: the input, 2 statistics per position."""
+    if not (rule.input_grads[0] or rule.trainable):
+        return []
+    positions = prod(rule.inputs[0][1:])
+    return [_input(), Saved("extra", numel=2 * positions, item_bytes=4,
+                            what=f"mean+rstd 2·{positions}")]
 
 
 def _groupnorm(rule: RuleInput) -> list[Saved]:
@@ -197,15 +213,18 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys(("conv1d", "conv2d", "conv3d", "conv_transpose2d", "linear"),
                     _weighted),
     **dict.fromkeys(("relu", "sigmoid", "tanh", "softmax", "log_softmax"), _keeps_output),
-    **dict.fromkeys(("gelu", "silu", "hardswish"), _keeps_input),
+    **dict.fromkeys(("gelu", "silu", "hardswish", "hardsigmoid", "mish", "relu6"),
+                    _keeps_input),
     **dict.fromkeys(("leaky_relu", "elu"), _keeps_input_or_output),
     "prelu": _prelu,
     **dict.fromkeys(("batchnorm1d", "batchnorm2d", "batchnorm3d"), _batchnorm),
-    "layernorm": _layernorm, "groupnorm": _groupnorm, "lrn": _lrn,
+    "layernorm": _layernorm, "layernorm2d": _layernorm2d, "groupnorm": _groupnorm,
+    "lrn": _lrn,
     **dict.fromkeys(("maxpool1d", "maxpool2d", "maxpool3d", "adaptive_maxpool2d"), _maxpool),
     **dict.fromkeys(("avgpool1d", "avgpool2d", "avgpool3d"), _keeps_input),
     **dict.fromkeys(("adaptive_avgpool1d", "adaptive_avgpool2d", "global_avgpool", "add",
-                     "concat", "channel_pad", "input", *ALIAS_BLOCKS), _nothing),
+                     "concat", "channel_pad", "upsample", "channel_shuffle", "input",
+                     *ALIAS_BLOCKS), _nothing),
     "dropout": _dropout, "dropout2d": _dropout2d, "stochastic_depth": _stochastic_depth,
     "multiply": _multiply,
 }

@@ -17,6 +17,8 @@ from netbuilder.core.graph import Graph
 from netbuilder.core.memory import MemorySettings, plan_memory
 from netbuilder.templates import build_template, template_names
 from tests.compiler.graphs import random_graphs
+from tests.compiler.test_autograd_rules import SAMPLE_PARAMS
+from tests.compiler.test_autograd_rules import _cases as autograd_cases
 from tests.core.memory_measure import saved_bytes
 
 BATCH = 2
@@ -79,4 +81,25 @@ def test_mixed_precision_saved_bytes_match_autograd_under_autocast(name: str) ->
 @given(random_graphs())
 def test_random_graph_mixed_precision_saved_bytes_match_autograd(graph: Graph) -> None:
     predicted, measured = predicted_and_measured(graph, precision="bf16")
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
+@pytest.mark.parametrize(("key", "inplace"), autograd_cases())
+def test_each_block_saves_what_autograd_saves(key: str, inplace: bool) -> None:
+    """``input → conv → block → conv → output``: the block between two convolutions."""
+    dims = 1 if key.endswith("1d") else 3 if key.endswith("3d") else 2
+    graph = Graph()
+    x = graph.add("input", shape={1: (4, 8), 2: (4, 8, 8), 3: (4, 4, 6, 6)}[dims])
+    conv = graph.add(f"conv{dims}d", after=x, out_channels=4, padding=1)
+    params = dict(SAMPLE_PARAMS.get(key, {}), **({"inplace": True} if inplace else {}))
+    block = graph.add(key, "block", after=conv, **params)
+    graph.chain((f"conv{dims}d", "after", {"out_channels": 4, "padding": 1}), "output",
+                after=block)
+    analysis = analyze(graph)
+    if not analysis.ok:
+        pytest.skip(f"no sample network for {key}: {analysis.errors[0].message}")
+    plan = plan_memory(graph, analysis, MemorySettings(batch=BATCH, device="cpu"))
+    if plan.uncosted:
+        pytest.skip(f"{key} has no memory rule in netbuilder.core.memory_rules")
+    predicted, measured = predicted_and_measured(graph)
     assert predicted == pytest.approx(measured, rel=0.05)
