@@ -32,7 +32,7 @@ from netbuilder.experiments.study import (
 
 #: How much lower than the caller's the workers' CPU priority is (the editor stays smooth
 #: while every core trains).
-WORKER_NICE = 5
+WORKER_NICE = 10
 
 
 def default_jobs(gpus: int = 0) -> int:
@@ -126,14 +126,17 @@ class SweepRunner:
         env = dict(os.environ)
         if self.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)
+        # a session of their own: a Ctrl-C in the terminal reaches only this process,
+        # which then stops the workers with SIGTERM (their trials end recorded as stopped)
         if self.log_dir is None:
             return WorkerProcess(subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
+                stderr=subprocess.DEVNULL, start_new_session=True))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"worker-{index}.log", "ab") as log:
             return WorkerProcess(subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                                  stdout=log, stderr=log))
+                                                  stdout=log, stderr=log,
+                                                  start_new_session=True))
 
     @property
     def running(self) -> bool:

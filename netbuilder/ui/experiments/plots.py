@@ -34,6 +34,7 @@ class CurvesPlot(pg.PlotWidget):
         self.setBackground(None)
         self.setLabel("left", metric)
         self.setLabel("bottom", "epoch")
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.addLegend(offset=(-10, 10))
         self.curves: dict[int, pg.PlotDataItem] = {}
@@ -141,6 +142,8 @@ class ParetoPlot(pg.PlotWidget):
         super().__init__(parent=parent)
         self.setObjectName("experimentPareto")
         self.setBackground(None)
+        for side in ("left", "bottom"):
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.front: list[int] = []
 
