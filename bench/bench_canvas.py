@@ -16,7 +16,14 @@ Measured offscreen, in one run:
 Targets (issue 4): load + layout + first paint < 1 s; full repaint < 16 ms at 100 % and
 zoomed out; one parameter edit < 16 ms.
 
-Usage: ``python bench/bench_canvas.py [--repeats 30] [--blocks N] [--screenshots DIR]``
+Imported networks (issue 15): ``--imported vit_l_16 efficientnet_v2_l regnet_y_128gf``
+adds, for each torchvision classifier named (imported first, untimed, without weights): its
+load + layout + first paint, and one parameter edit deep inside it (the first
+convolution's bias toggled) with re-analysis and repaint, as ratios to the same reference.
+Targets: < 1 s and < 16 ms.
+
+Usage: ``python bench/bench_canvas.py [--repeats 30] [--blocks N] [--screenshots DIR]
+[--imported NAME ...]``
 """
 
 from __future__ import annotations
@@ -147,6 +154,44 @@ def measure_edit(view: GraphView, block: str, param: str, values: list[object],
     return median_ms(edit, repeats)
 
 
+def imported_graph(name: str) -> Graph:
+    """The torchvision classifier ``name`` imported (no weights; outputs not compared)."""
+    from netbuilder.compiler.importer import import_module
+    from netbuilder.compiler.torchvision_zoo import build, weights_meta
+
+    _meta, side = weights_meta(name)
+    small = side if name.startswith(("vit_", "maxvit_")) else 64
+    return import_module(build(name, side), (3, small, small), name=name, verify=False).graph
+
+
+def measure_deep_edit(view: GraphView, repeats: int) -> Timing:
+    """Median of: toggle the bias of the first convolution at any depth, then repaint."""
+    level, node = next((g, n) for g, n in view.document.graph.walk() if n.type == "conv2d")
+    document = view.document
+    counter = iter(range(10**9))
+
+    def edit() -> None:
+        document.history.seal()
+        document.push(commands.set_param(level, node.id, "bias", next(counter) % 2 == 0))
+        repaint(view)
+
+    edit()
+    return median_ms(edit, repeats)
+
+
+def imported_rows(names: list[str], repeats: int) -> dict[str, Timing]:
+    """Load and deep-edit timings of each imported network."""
+    results: dict[str, Timing] = {}
+    for name in names:
+        graph = imported_graph(name)
+        count = sum(1 for _ in graph.walk())
+        load, view = measure_load(graph)
+        results[f"{name} ({count} nodes): load + layout + paint"] = load
+        results[f"{name}: deep edit + re-analysis + repaint"] = measure_deep_edit(view, repeats)
+        view.close()
+    return results
+
+
 def measure_deferred(view: GraphView, repeats: int) -> Timing:
     """The off-screen look refresh an input-size edit leaves for the next loop turn."""
     graph = view.current_graph
@@ -186,6 +231,8 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=0,
                         help="use a generated chain of N residual blocks instead")
     parser.add_argument("--screenshots", type=Path, default=None)
+    parser.add_argument("--imported", nargs="*", default=[], metavar="NAME",
+                        help="also time these torchvision classifiers, imported")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     if args.screenshots:
@@ -216,6 +263,7 @@ def main() -> None:
         view, "input", "shape", [(3, 192, 192), (3, 224, 224)], args.repeats)
     results["  then: off-screen refresh, next loop turn"] = measure_deferred(
         view, args.repeats)
+    results.update(imported_rows(args.imported, args.repeats))
     print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges; "
           f"view {VIEW_SIZE[0]}×{VIEW_SIZE[1]}; median of {args.repeats}")
     print(f"{'':46s} {'wall ms':>9s} {'ratio':>8s} {'cpu ms':>9s} {'ratio':>8s}")
