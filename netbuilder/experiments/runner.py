@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def shares(total: int, jobs: int) -> list[int]:
     """``total`` trials split as evenly as possible over ``jobs`` workers (none empty)."""
     jobs = max(min(jobs, total), 1)
     return [total // jobs + (1 if i < total % jobs else 0) for i in range(jobs)]
+
+
+#: Records the trials a dead worker left: ``(storage, study, pid, how it ended)``.
+OrphanHandler = Callable[[str, str, int, str], object]
 
 
 @dataclass
@@ -143,25 +148,23 @@ class SweepRunner:
         """Whether a worker is still alive."""
         return any(w.process.poll() is None for w in self.workers)
 
-    def poll(self) -> bool:
-        """Reap finished workers (failing the trials dead ones left); whether all ended."""
+    def poll(self, fail: OrphanHandler | None = None) -> bool:
+        """Reap finished workers; whether all ended.
+
+        Args:
+            fail: Called as ``fail(storage, study, pid, how)`` for each worker that died
+                (default :func:`fail_orphans`, here and now; the editor passes one that
+                runs it in a helper process).
+        """
         for worker in self.workers:
             code = worker.process.poll()
             if code is None or worker.reaped:
                 continue
             worker.reaped = True
             if code != 0:
-                self._fail_orphans(worker.pid, _ending(code))
+                (fail or fail_orphans)(self.plan.storage, self.plan.study, worker.pid,
+                                       _ending(code))
         return not self.running
-
-    def _fail_orphans(self, pid: int, how: str) -> None:
-        """Fail the trials a dead worker left running (rare: opens the study here)."""
-        study = optuna.load_study(study_name=self.plan.study,
-                                  storage=open_storage(self.plan.storage))
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial.user_attrs.get("worker_pid") == pid:
-                fail_trial(study._storage, trial._trial_id,
-                           f"its worker process ({pid}) {how} mid-trial")
 
     def stop(self) -> None:
         """Ask every worker to stop (their trials under way end as failed: stopped)."""
@@ -173,6 +176,15 @@ class SweepRunner:
         """Block until every worker ended."""
         while not self.poll():
             time.sleep(interval_s)
+
+
+def fail_orphans(storage: str, name: str, pid: int, how: str) -> None:
+    """Fail the trials of study ``name`` that the dead worker ``pid`` left running."""
+    study = optuna.load_study(study_name=name, storage=open_storage(storage))
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker_pid") == pid:
+            fail_trial(study._storage, trial._trial_id,
+                       f"its worker process ({pid}) {how} mid-trial")
 
 
 def _ending(code: int) -> str:

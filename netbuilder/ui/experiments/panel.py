@@ -34,7 +34,12 @@ from PySide6.QtWidgets import (
 
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.messages import one_line
-from netbuilder.experiments.runner import SweepRunner, default_jobs, prepare_sweep
+from netbuilder.experiments.runner import (
+    SweepRunner,
+    default_jobs,
+    fail_orphans,
+    prepare_sweep,
+)
 from netbuilder.experiments.study import (
     Snapshot,
     TrialRow,
@@ -219,7 +224,8 @@ class ExperimentsPanel(QWidget):
     # -- the timer ---------------------------------------------------------------------------
     def _tick(self) -> None:
         self._check_start()
-        if self.runner is not None and self.runner.poll() and not self._reading:
+        if self.runner is not None and self.runner.poll(self._fail_orphans) \
+                and not self._reading:
             self._set_running(False)
         if self._reading is None and self.storage and self.study_name:
             self._read_when_idle = not self.busy
@@ -243,6 +249,10 @@ class ExperimentsPanel(QWidget):
         """Read a snapshot in the reader process (called on the background thread, which
         waits for it without holding the GIL)."""
         return self._reader_pool().submit(read_snapshot, storage, study).result()
+
+    def _fail_orphans(self, storage: str, study: str, pid: int, how: str) -> None:
+        """Fail a dead worker's trials in the reader process (never in the GUI thread)."""
+        self._reader_pool().submit(fail_orphans, storage, study, pid, how)
 
     def _reader_pool(self) -> ProcessPoolExecutor:
         if self._reader is None:

@@ -40,19 +40,26 @@ class CurvesPlot(pg.PlotWidget):
         self.curves: dict[int, pg.PlotDataItem] = {}
 
     def show_trials(self, rows: Sequence[TrialRow]) -> None:
-        """Draw one curve per trial of ``rows`` that has finished an epoch."""
-        self.clear()
-        self.curves = {}
+        """Draw one curve per trial of ``rows`` that has finished an epoch.
+
+        Curves already drawn are updated in place (``setData``): a study that moves on
+        by one epoch costs one small update, not a redrawn plot.
+        """
+        wanted: dict[int, tuple[list[float], list[float]]] = {}
         for row in rows:
-            points = [(e["epoch"], e.get(self.metric)) for e in row.curve
-                      if isinstance(e.get(self.metric), (int, float))]
-            if not points:
+            points = [(float(e["epoch"]), float(value)) for e in row.curve
+                      if isinstance(value := e.get(self.metric), (int, float))]
+            if points:
+                wanted[row.number] = ([p[0] for p in points], [p[1] for p in points])
+        for number in [n for n in self.curves if n not in wanted]:
+            self.removeItem(self.curves.pop(number))
+        for number, (xs, ys) in sorted(wanted.items()):
+            if number in self.curves:
+                self.curves[number].setData(xs, ys)
                 continue
-            xs, ys = zip(*points)
-            self.curves[row.number] = self.plot(
-                list(xs), list(ys), pen=pg.mkPen(colour(row.number), width=2),
-                symbol="o", symbolSize=5, symbolBrush=colour(row.number),
-                name=f"#{row.number} ({row.state})")
+            self.curves[number] = self.plot(
+                xs, ys, pen=pg.mkPen(colour(number), width=2), symbol="o", symbolSize=5,
+                symbolBrush=colour(number), name=f"#{number}")
 
 
 def _numeric(value: Any, choices: list[Any]) -> float:
