@@ -307,8 +307,11 @@ class Run:
     # -- resuming --------------------------------------------------------------------------
     def resume(self) -> None:
         """Go on from ``OUT/last.pt``: weights, optimiser, curves and position."""
-        state = torch.load(self.args.out / "last.pt", map_location=self.procs.device,
-                           weights_only=True)
+        path = self.args.out / "last.pt"
+        if not path.is_file():
+            sys.exit(f"train.py: --resume: no checkpoint at {path} (train without --resume "
+                     f"first, or give --out)")
+        state = torch.load(path, map_location=self.procs.device, weights_only=True)
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler"):
