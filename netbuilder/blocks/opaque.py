@@ -6,7 +6,7 @@ such a call as an ``opaque`` node instead of refusing the model. Its parameters 
 
 * ``target``: the qualified name of the call the node stands for (shown to the user);
 * ``call``: the computation as a JSON *expression* over the node's input tensors (in edge
-  order), its own tensors and modules, and constants — see :func:`evaluate`;
+  order), its own tensors and modules, and constants — see :mod:`~netbuilder.blocks.opaque_module`;
 * ``modules``: JSON ``{local name: {"class": "package.module:Class", "kwargs": {...}}}``,
   the modules the expression calls, rebuilt from their constructor arguments;
 * ``tensors``: JSON ``{local name: {"shape": [...], "dtype": "float32", "buffer": false}}``,
@@ -25,7 +25,6 @@ lets them be imported.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -139,31 +138,26 @@ def resolve(qualified: str) -> Any:
         UntrustedModuleError: when the module is not trusted and not imported yet.
         ImportError, AttributeError: when it does not exist.
     """
-    module_name, _, path = qualified.partition(":")
     if not is_trusted(qualified):
         raise UntrustedModuleError(
-            f"{module_name} is not imported: opening this project would import it (trust it "
-            "first)")
-    target: Any = _import_longest(module_name)
-    for part in path.split("."):
-        target = getattr(target, part)
-    return target
+            f"{qualified.partition(':')[0]} is not imported: opening this project would "
+            "import it (trust it first)")
+    from netbuilder.blocks.opaque_module import locate
+
+    return locate(qualified)
 
 
-def _import_longest(module_name: str) -> Any:
-    """Import ``a.b.c``; for names that are attributes (``torch._C._nn``) walk from a parent."""
-    parts = module_name.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            target: Any = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            if cut == 1:
-                raise
-            continue
-        for part in parts[cut:]:
-            target = getattr(target, part)
-        return target
-    raise ImportError(module_name)
+def check_trusted(params: Params) -> None:
+    """Refuse an opaque node naming a module that is neither trusted nor imported.
+
+    Raises:
+        UntrustedModuleError: naming the first such module.
+    """
+    for name in sorted(qualified_names(params)):
+        if not is_trusted(name):
+            raise UntrustedModuleError(
+                f"{name.partition(':')[0]} is not imported: opening this project would "
+                "import it (trust it first)")
 
 
 def _loads(text: Any) -> Any:
@@ -171,67 +165,6 @@ def _loads(text: Any) -> Any:
         return json.loads(text) if isinstance(text, str) else text
     except json.JSONDecodeError as error:
         raise ShapeError(f"opaque: unreadable parameter ({error})") from None
-
-
-# -- evaluation ---------------------------------------------------------------------------------
-@dataclass
-class _Scope:
-    """What an expression can read: the inputs and the node's module."""
-
-    inputs: Sequence[Any]
-    owner: Any
-
-
-def evaluate(expression: Any, scope: _Scope) -> Any:
-    """The value of an opaque node's expression.
-
-    An expression is a JSON value: numbers, text, ``true``/``false``/``null`` are
-    themselves; ``{"input": i}`` is the i-th input tensor; ``{"tensor": name}`` and
-    ``{"module": name, "args": [...], "kwargs": {...}}`` read the node's own tensor or call
-    its module; ``{"function": "pkg.mod:name", ...}`` and ``{"method": name, ...}`` call a
-    function or a method of the first argument; ``{"tuple": [...]}``, ``{"list": [...]}``,
-    ``{"dict": {...}}``, ``{"slice": [a, b, c]}``, ``{"ellipsis": true}``,
-    ``{"dtype": "float32"}`` and ``{"device": true}`` (the inputs' device) are those values.
-    """
-    if isinstance(expression, list):
-        return [evaluate(item, scope) for item in expression]
-    if not isinstance(expression, dict):
-        return expression
-    return _evaluate_tagged(expression, scope)
-
-
-def _evaluate_tagged(expression: dict[str, Any], scope: _Scope) -> Any:
-    if "input" in expression:
-        return scope.inputs[expression["input"]]
-    if "tensor" in expression:
-        return getattr(scope.owner, expression["tensor"])
-    if "tuple" in expression:
-        return tuple(evaluate(expression["tuple"], scope))
-    if "list" in expression:
-        return list(evaluate(expression["list"], scope))
-    if "dict" in expression:
-        return {k: evaluate(v, scope) for k, v in expression["dict"].items()}
-    if "slice" in expression:
-        return slice(*evaluate(expression["slice"], scope))
-    if "ellipsis" in expression:
-        return Ellipsis
-    if "dtype" in expression:
-        return getattr(_torch(), expression["dtype"])
-    if "device" in expression:
-        return scope.inputs[0].device if scope.inputs else "cpu"
-    return _evaluate_call(expression, scope)
-
-
-def _evaluate_call(expression: dict[str, Any], scope: _Scope) -> Any:
-    args = evaluate(expression.get("args", []), scope)
-    kwargs = {k: evaluate(v, scope) for k, v in expression.get("kwargs", {}).items()}
-    if "module" in expression:
-        return getattr(scope.owner, expression["module"])(*args, **kwargs)
-    if "method" in expression:
-        return getattr(args[0], expression["method"])(*args[1:], **kwargs)
-    if "function" in expression:
-        return scope.owner.function(expression["function"])(*args, **kwargs)
-    raise ValueError(f"not an expression: {expression!r}")
 
 
 def _torch() -> Any:
@@ -244,8 +177,10 @@ def build_opaque_module(params: Params) -> Any:
     """The ``torch.nn.Module`` of an opaque node (its tensors uninitialised)."""
     from netbuilder.blocks.opaque_module import OpaqueModule
 
-    return OpaqueModule(_loads(params["call"]), _loads(params["modules"]),
-                        _loads(params["tensors"]))
+    check_trusted(params)
+    for name in ("call", "modules", "tensors"):
+        _loads(params[name])  # unreadable JSON is a ShapeError on the node
+    return OpaqueModule(str(params["call"]), str(params["modules"]), str(params["tensors"]))
 
 
 # -- the block ----------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ from netbuilder.compiler.module_map import BlockCall, Unsupported
 
 _SCALARS = (bool, int, float, str, type(None))
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
+#: Attribute names of the opaque module that a local name must not take.
+_RESERVED = frozenset(("call", "expression", "submodules", "tensors", "function", "forward",
+                       "training"))
 
 
 def qualified_name(target: Any) -> str:
@@ -234,7 +237,7 @@ class _Writing:
         if not base[:1].isalpha():
             base = f"t{base}"
         name, k = base, 1
-        while name in taken or name in ("expression", "function", "forward"):
+        while name in taken or name in _RESERVED:
             name, k = f"{base}_{k}", k + 1
         return name
 
