@@ -215,6 +215,7 @@ class Trainer:
         assert self.graph is not None
         try:
             runtime.require_output(self.graph)
+            _require_trainable(self.graph)
             return compile_graph(self.graph, init=self.config.init, seed=self.config.seed)
         except CompileError as exc:
             problems = "; ".join(i.message for i in exc.issues) if exc.issues else exc.message
@@ -584,3 +585,16 @@ class Trainer:
         trainer = cls(graph, config, callbacks, pause_on_fault=pause_on_fault)
         trainer._resume = state
         return trainer
+
+
+def _require_trainable(graph: Graph) -> None:
+    """Refuse a graph whose outputs no trainable parameter feeds (backward has nothing to do).
+
+    Raises:
+        TrainingError: naming the output, as the analysis words it.
+    """
+    from netbuilder.core.analysis import UNTRAINABLE, analyze
+
+    untrainable = [i for i in analyze(graph).issues if i.kind == UNTRAINABLE]
+    if untrainable:
+        raise TrainingError(untrainable[0].message)
