@@ -31,6 +31,7 @@ from netbuilder.ui.actions import (
     Place,
     glyph,
 )
+from netbuilder.ui.measure import preflight_icon, profile_icon
 from netbuilder.ui.training.common import run_icon
 
 if TYPE_CHECKING:
@@ -201,14 +202,14 @@ WINDOW_ACTIONS: tuple[ActionSpec[MainWindow], ...] = (
                lambda w: w.show_about(), places=(Place(HELP, 0, 0),)),
     ActionSpec("profile", "&Profile", "Measure forward and backward time per node on the "
                "CPU and paint it on the canvas as a heat overlay",
-               lambda w: w.profile_network(),
+               lambda w: w.profile_network(), icon=profile_icon,
                places=(Place(TRAIN, 3, 0), Place(TOOLBAR, 4, 1))),
     ActionSpec("save_trace", "Save Profiler &Trace…", "Profile again and save the trace "
                "for Perfetto (ui.perfetto.dev) or chrome://tracing",
                lambda w: w.save_profile_trace(), places=(Place(TRAIN, 3, 1),)),
     ActionSpec("preflight", "Pre-flight &Check", "Overfit one batch for 50 steps and say "
                "per node what looks wrong (dead ReLUs, vanishing gradients…)",
-               lambda w: w.preflight_check(),
+               lambda w: w.preflight_check(), icon=preflight_icon,
                places=(Place(TRAIN, 3, 2), Place(TOOLBAR, 4, 2))),
 )
 

@@ -13,6 +13,8 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from netbuilder.core.events import Event
@@ -20,7 +22,7 @@ from netbuilder.ui.busy import JobCancelled, run_busy
 from netbuilder.ui.canvas.heat import HeatFigure, clear_heat, show_heat, show_notes
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from netbuilder.core.graph import Graph
     from netbuilder.training.profile import ProfileResult
@@ -30,6 +32,45 @@ if TYPE_CHECKING:
 PROFILE_BATCH = 8
 _CONTROLLERS: weakref.WeakKeyDictionary[MainWindow, MeasureController] = \
     weakref.WeakKeyDictionary()
+
+
+def _icon(draw: Callable[[QPainter, float], None]) -> QIcon:
+    icon = QIcon()
+    for size in (16, 20, 24, 32, 48):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        draw(painter, size / 16)
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def _draw_profile(painter: QPainter, k: float) -> None:
+    """Three bars, cool to hot: time per node."""
+    painter.setPen(Qt.PenStyle.NoPen)
+    for index, (height, color) in enumerate(((5, "#f2c744"), (9, "#e8812f"), (13, "#d6382c"))):
+        painter.setBrush(QColor(color))
+        painter.drawRect(QRectF((1.5 + 5 * index) * k, (15 - height) * k, 3.5 * k, height * k))
+
+
+def _draw_check(painter: QPainter, k: float) -> None:
+    """A tick: the pre-flight check."""
+    painter.setPen(QPen(QColor("#3f9a5a"), 2.4 * k, Qt.PenStyle.SolidLine,
+                        Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+    painter.drawPolyline([QPointF(2.5 * k, 8.5 * k), QPointF(6.5 * k, 12.5 * k),
+                          QPointF(13.5 * k, 3.5 * k)])
+
+
+def profile_icon() -> QIcon:
+    """The Profile action's icon."""
+    return _icon(_draw_profile)
+
+
+def preflight_icon() -> QIcon:
+    """The Pre-flight Check action's icon."""
+    return _icon(_draw_check)
 
 
 def heat_figures(graph: Graph, result: ProfileResult) -> dict[str, HeatFigure]:
