@@ -12,7 +12,9 @@ auxiliary heads (``aux_logits=False``: the heads are used only in training and a
 traced). GoogLeNet's weights do not count them either; Inception-v3's count its
 ``AuxLogits`` head, so its expected parameters are the published ones less that head's.
 Multiply-adds count convolutions, linear layers and matrix products (attention), as
-torchvision's ``_ops`` do; element-wise operations count 0 on both sides.
+torchvision's ``_ops`` do; element-wise operations count 0 on both sides. ``_ops`` is
+rounded to 3 decimals, so a figure within half a unit of that rounding (0.0005 GMACs)
+also agrees: ShuffleNetV2 x0.5's 0.0405 GMACs is published as 0.040 (1.2 % apart).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ _SLOW_PARAMS = 60_000_000
 _SLOW_GMACS = 12.0
 #: Tolerance on multiply-adds, relative to the published figure.
 MACS_TOLERANCE = 0.01
+#: Half a unit of the published figure's last decimal (GMACs).
+ROUNDING = 0.0005
 
 
 def _left_out(name: str) -> int:
@@ -54,4 +58,5 @@ def test_every_torchvision_classifier_imports_exactly(name: str) -> None:
     assert not row.error, row.error
     assert row.max_difference is not None  # the compiled graph computed the model's output
     assert row.params == row.expected_params - _left_out(name)
-    assert abs(row.macs_ratio - 1) <= MACS_TOLERANCE, (row.gmacs, row.expected_gmacs)
+    allowed = max(MACS_TOLERANCE * row.expected_gmacs, ROUNDING)
+    assert abs(row.gmacs - row.expected_gmacs) <= allowed, (row.gmacs, row.expected_gmacs)
