@@ -28,6 +28,7 @@ from netbuilder.experiments.study import (
     create_or_open,
     fail_trial,
     open_storage,
+    started_trials,
     trial_budget,
 )
 
@@ -91,7 +92,7 @@ def plan_launch(sweep: SweepStudy, storage: str, jobs: int) -> LaunchPlan:
     if "started" not in study.user_attrs:
         study.set_user_attr("started", time.time())
     budget = trial_budget(sweep)
-    done = len(study.get_trials(deepcopy=False))
+    done = started_trials(study)
     jobs = max(jobs, 1)
     if budget is None:
         counts: tuple[int | None, ...] = (None,) * jobs

@@ -7,6 +7,7 @@ trial artefacts go — in its user attributes, so ``netbuilder sweep worker --st
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Mapping
@@ -127,7 +128,20 @@ def create_or_open(storage: str, name: str, project: Project, space_data: Mappin
              "artifacts": str(artifacts.absolute()), "objectives": list(space.objectives)}
     for key, value in attrs.items():
         study.set_user_attr(key, value)
+    if space.method == "grid":
+        _enqueue_grid(study, space)
     return SweepStudy(study, project, space, artifacts)
+
+
+def _enqueue_grid(study: optuna.Study, space: Space) -> None:
+    """Queue every grid point once, so parallel workers each take a different one.
+
+    Optuna's GridSampler alone may hand the same point to two workers that ask at once
+    (and then skip another); a queued trial is claimed by one worker only.
+    """
+    grid = space.grid()
+    for values in itertools.product(*grid.values()):
+        study.enqueue_trial(dict(zip(grid, values)), skip_if_exists=True)
 
 
 def _directions(space: Space) -> list[StudyDirection]:
@@ -167,6 +181,11 @@ def load_sweep(storage: str, name: str, artifacts: Path | None = None,
                               sampler=sampler_for(space, worker),
                               pruner=pruner_for(space))
     return SweepStudy(study, project, space, artifacts or Path(attrs["artifacts"]))
+
+
+def started_trials(study: optuna.Study) -> int:
+    """Trials taken by a worker so far (queued grid points still waiting do not count)."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
 
 
 def trial_budget(sweep: SweepStudy) -> int | None:

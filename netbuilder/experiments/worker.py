@@ -23,7 +23,7 @@ import optuna
 
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.messages import one_line
-from netbuilder.experiments.study import SweepStudy, load_sweep, trial_budget
+from netbuilder.experiments.study import SweepStudy, load_sweep, started_trials, trial_budget
 from netbuilder.experiments.trial import TrialFailed, TrialRunner
 from netbuilder.training.trainer import Trainer
 
@@ -65,7 +65,7 @@ class Worker:
         budget = trial_budget(self.sweep)
         if budget is None:
             return False
-        return len(self.sweep.study.get_trials(deepcopy=False)) >= budget
+        return started_trials(self.sweep.study) >= budget
 
     def _one(self) -> None:
         """One trial through ``optimize`` (heartbeats, pruning and the grid's end work)."""
