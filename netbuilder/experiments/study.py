@@ -66,9 +66,7 @@ def sampler_for(space: Space, worker: int = 0) -> optuna.samplers.BaseSampler:
             different values.
     """
     seed = None if space.seed is None else space.seed + worker
-    if space.method == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
-    if space.method == "random":
+    if space.method in ("grid", "random"):  # a grid's points are queued (_enqueue_grid)
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, multivariate=True)
 
