@@ -25,6 +25,7 @@ from typing import Any
 from netbuilder import __version__
 from netbuilder.core import memory_report
 from netbuilder.core.analysis import Analysis, Issue, NodeInfo, analyze, format_shape
+from netbuilder.core.arguments import positive_int
 from netbuilder.core.document import Document
 from netbuilder.core.errors import NetBuilderError, ProjectFileError
 from netbuilder.core.graph import Graph, Node
@@ -288,16 +289,6 @@ EXPORT_FORMATS = ("onnx", "pt2", "py", "job")
 DEPLOY_FORMATS = ("onnx", "pt2", "job")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1")
-    return value
-
-
 def _configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE",
                         help="a .nbproj project file or a template (e.g. resnet18, or "
@@ -308,7 +299,7 @@ def _configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="torchvision|PATH",
                         help="initialise a template's layers from torchvision's weights in "
                              "the torch hub cache, or from a state_dict file")
-    parser.add_argument("--transfer", type=_positive_int, metavar="N",
+    parser.add_argument("--transfer", type=positive_int, metavar="N",
                         help="transfer learning: a fresh head for N classes, every other "
                              "layer frozen")
     parser.add_argument("--class-name", metavar="NAME",
@@ -320,7 +311,7 @@ def _configure_export(parser: argparse.ArgumentParser) -> None:
                         help="onnx (checked with onnxruntime), pt2 (torch.export program), "
                              "py (source), job (a training folder for torchrun); default: "
                              "from OUT's suffix")
-    parser.add_argument("--opset", type=_positive_int,
+    parser.add_argument("--opset", type=positive_int,
                         help="the ONNX opset (default: torch's)")
     parser.add_argument("--force", action="store_true",
                         help="replace a job folder that exists")

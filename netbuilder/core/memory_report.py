@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from netbuilder.core.analysis import Analysis
+from netbuilder.core.arguments import positive_int
 from netbuilder.core.graph import Graph
 from netbuilder.core.memory import (
     OPTIMIZER_STATE,
@@ -26,16 +27,6 @@ from netbuilder.core.memory import (
 MEMORY_HEADERS = ("Saved", "State")
 
 
-def _batch(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: a batch holds at least 1 sample")
-    return value
-
-
 def _budget(text: str) -> float:
     try:
         value = float(text)
@@ -48,7 +39,7 @@ def _budget(text: str) -> float:
 
 def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
     """``--batch``, ``--optimizer``, ``--amp`` and ``--fit``."""
-    parser.add_argument("--batch", type=_batch, metavar="B",
+    parser.add_argument("--batch", type=positive_int, metavar="B",
                         help="add training memory columns for batches of B samples")
     parser.add_argument("--optimizer", choices=tuple(OPTIMIZER_STATE), default="adam",
                         help="optimiser whose state is counted (default adam)")

@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from netbuilder.core.arguments import positive_int
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.graph import Graph
 from netbuilder.core.messages import one_line
@@ -17,16 +18,6 @@ from netbuilder.training.cli import load_source
 PROFILE_HELP = "measure forward and backward time per node under torch.profiler"
 CHECK_HELP = "pre-flight check: overfit one batch for 50 steps and report per node"
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1")
-    return value
 
 
 def _graph(source: str) -> Graph | None:
@@ -42,8 +33,8 @@ def configure_profile(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``netbuilder profile``."""
     parser.add_argument("file", metavar="FILE", help="a .nbproj project file or a template")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--batch", type=_at_least_one, default=8, metavar="B")
-    parser.add_argument("--steps", type=_at_least_one, default=3, metavar="N",
+    parser.add_argument("--batch", type=positive_int, default=8, metavar="B")
+    parser.add_argument("--steps", type=positive_int, default=3, metavar="N",
                         help="profiled steps, averaged (after one warm-up step)")
     parser.add_argument("--trace", type=Path, metavar="FILE.json",
                         help="save the trace for Perfetto (ui.perfetto.dev) or "
@@ -82,8 +73,8 @@ def run_profile(args: argparse.Namespace) -> int:
 def configure_check(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``netbuilder check``."""
     parser.add_argument("file", metavar="FILE", help="a .nbproj project file or a template")
-    parser.add_argument("--batch", type=_at_least_one, default=16, metavar="B")
-    parser.add_argument("--steps", type=_at_least_one, default=50, metavar="N")
+    parser.add_argument("--batch", type=positive_int, default=16, metavar="B")
+    parser.add_argument("--steps", type=positive_int, default=50, metavar="N")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
 
 

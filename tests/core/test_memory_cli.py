@@ -41,7 +41,7 @@ def test_a_batch_of_zero_or_a_negative_budget_is_refused(
         option: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "lenet5", *option]) == 2
     err = capsys.readouterr().err
-    assert "at least 1 sample" in err or "0 GB or more" in err
+    assert "give at least 1" in err or "0 GB or more" in err
 
 
 def test_summary_without_memory_options_is_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
