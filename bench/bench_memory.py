@@ -25,28 +25,13 @@ from netbuilder.compiler import compile_graph
 from netbuilder.core.analysis import analyze
 from netbuilder.core.memory import MemorySettings, format_bytes, plan_memory
 from netbuilder.templates import build_template, template_names
+from netbuilder.training.probes import saved_bytes
 
 #: Templates measured by default, with an input small enough for a CPU.
 DEFAULT = {"lenet5": None, "alexnet": (3, 67, 67), "vgg11_bn": (3, 32, 32),
            "nin": (3, 67, 67), "googlenet": (3, 64, 64), "resnet18": (3, 64, 64),
            "resnet20": (3, 32, 32), "resnet50": (3, 64, 64), "densenet121": (3, 64, 64)}
 
-
-def measured_saved(module: torch.nn.Module, batch: torch.Tensor) -> int:
-    """Distinct non-parameter storages autograd saves in one forward pass, in bytes."""
-    state = {t.untyped_storage().data_ptr() for t in (*module.parameters(),
-                                                      *module.buffers())}
-    seen: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        module(batch)
-    return sum(seen.values())
 
 
 def compare(name: str, shape: tuple[int, ...] | None, batch: int) -> tuple[float, float]:
@@ -56,7 +41,7 @@ def compare(name: str, shape: tuple[int, ...] | None, batch: int) -> tuple[float
     plan = plan_memory(graph, analysis, MemorySettings(batch=batch, device="cpu"))
     module = compile_graph(graph, analysis=analysis, seed=0).train()
     size = (batch, *module.input_shapes[0])
-    truth = measured_saved(module, torch.randn(*size))
+    truth = saved_bytes(module, torch.randn(*size))
     stats = torchinfo.summary(module, input_size=size, mode="train", verbose=0)
     theirs = stats.total_output_bytes
     ours_error, their_error = (abs(plan.saved - truth) / truth,

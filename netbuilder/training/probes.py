@@ -191,3 +191,25 @@ def worst_errors(evaluation: Evaluation, count: int) -> Sequence[int]:
     wrong = (evaluation.predictions != evaluation.labels).nonzero().flatten()
     order = evaluation.losses[wrong].argsort(descending=True)
     return wrong[order][:count].tolist()
+
+
+def saved_bytes(module: nn.Module, batch: Tensor) -> int:
+    """Bytes autograd saves for backward in one forward pass of ``module`` on ``batch``.
+
+    Counted with ``torch.autograd.graph.saved_tensors_hooks``: each storage once (by its
+    ``untyped_storage().data_ptr()``), the module's parameters and buffers left out (the
+    memory planner, :mod:`netbuilder.core.memory`, counts those as weights). This is the
+    measurement the planner's saved-for-backward figures are checked against.
+    """
+    state = {t.untyped_storage().data_ptr() for t in (*module.parameters(), *module.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        module(batch)
+    return sum(seen.values())

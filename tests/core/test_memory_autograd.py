@@ -16,10 +16,10 @@ from netbuilder.core.analysis import analyze
 from netbuilder.core.graph import Graph
 from netbuilder.core.memory import MemorySettings, plan_memory
 from netbuilder.templates import build_template, template_names
+from netbuilder.training.probes import saved_bytes
 from tests.compiler.graphs import random_graphs
 from tests.compiler.test_autograd_rules import SAMPLE_PARAMS
 from tests.compiler.test_autograd_rules import _cases as autograd_cases
-from tests.core.memory_measure import saved_bytes
 
 BATCH = 2
 #: Templates that take more than a few seconds on a CPU, even at a small input.
