@@ -27,10 +27,21 @@ Importing this package never imports torch: every ``build()`` imports it lazily
 
 from __future__ import annotations
 
-from netbuilder.blocks import act, basic, composite, conv, merge, norm, opaque, pool, shape_ops
+from netbuilder.blocks import (
+    act,
+    basic,
+    composite,
+    conv,
+    merge,
+    mobile,
+    norm,
+    opaque,
+    pool,
+    shape_ops,
+)
 from netbuilder.core.registry import BlockRegistry
 
-MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, opaque)
+MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, mobile, opaque)
 
 
 def register_all(registry: BlockRegistry) -> None:

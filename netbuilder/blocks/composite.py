@@ -47,6 +47,9 @@ from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import Params, ParamSpec
 
 _SHORTCUT_LABEL = {"identity": "", "projection": ", proj", "pad": ", pad"}
+#: Activations of the mobile networks' blocks (block keys), and the squeeze-excitation gates.
+SE_ACTIVATIONS = ("relu", "relu6", "hardswish", "silu")
+SE_GATES = ("sigmoid", "hardsigmoid")
 
 
 def _drop_text(prob: float) -> str:
@@ -425,8 +428,10 @@ class SeBlock(CompositeSpec):
     """torchvision's ``ops.SqueezeExcitation``: channels rescaled by a learnt gate.
 
     Body: ``avgpool`` (global) → ``fc1`` (1×1, ``squeeze_channels``) → ``activation``
-    (ReLU) → ``fc2`` (1×1, ``channels``) → ``scale_activation`` (sigmoid) → ``multiply``
-    (scale first, then the input). ``channels`` must equal the input's channels.
+    (ReLU by default) → ``fc2`` (1×1, ``channels``) → ``scale_activation`` (the
+    ``gate``: sigmoid by default) → ``multiply`` (scale first, then the input).
+    ``channels`` must equal the input's channels. MobileNetV3 gates with a hard sigmoid,
+    EfficientNet squeezes with SiLU.
     """
 
     def fill(self, graph: Graph, x: Node, params: Params) -> Node:
@@ -434,15 +439,18 @@ class SeBlock(CompositeSpec):
         scale = chain(graph, x, [
             ("adaptive_avgpool2d", "avgpool", dict(output_size=1)),
             ("conv2d", "fc1", dict(out_channels=params["squeeze_channels"], kernel_size=1)),
-            ("relu", "activation", {}),
+            (params["activation"], "activation", {}),
             ("conv2d", "fc2", dict(out_channels=params["channels"], kernel_size=1)),
-            ("sigmoid", "scale_activation", {}),
+            (params["gate"], "scale_activation", {}),
         ], column=1)
         return add(graph, "multiply", "multiply", scale, x)
 
     def label(self, params: Params) -> str:
-        """E.g. ``64→16→64``."""
-        return f"{params['channels']}→{params['squeeze_channels']}→{params['channels']}"
+        """E.g. ``64→16→64`` (plus the activation and gate when not ReLU and sigmoid)."""
+        text = f"{params['channels']}→{params['squeeze_channels']}→{params['channels']}"
+        if (params["activation"], params["gate"]) != ("relu", "sigmoid"):
+            text += f", {params['activation']}/{params['gate']}"
+        return text
 
 
 SE_BLOCK = SeBlock(
@@ -452,6 +460,10 @@ SE_BLOCK = SeBlock(
     params=(
         int_param("channels", 64, "Channels of the input (and of the output)"),
         int_param("squeeze_channels", 16, "Channels of the bottleneck (input / reduction)"),
+        ParamSpec("activation", "choice", "relu", choices=SE_ACTIVATIONS,
+                  help="Activation between the two 1×1 convolutions"),
+        ParamSpec("gate", "choice", "sigmoid", choices=SE_GATES,
+                  help="Activation making the channel scales (hardsigmoid in MobileNetV3)"),
     ),
 )
 
