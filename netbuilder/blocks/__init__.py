@@ -32,6 +32,7 @@ from netbuilder.blocks import (
     basic,
     composite,
     conv,
+    convnext,
     merge,
     mobile,
     norm,
@@ -41,7 +42,7 @@ from netbuilder.blocks import (
 )
 from netbuilder.core.registry import BlockRegistry
 
-MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, mobile, opaque)
+MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, convnext, mobile, opaque)
 
 
 def register_all(registry: BlockRegistry) -> None:

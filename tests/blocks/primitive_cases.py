@@ -241,6 +241,8 @@ def _cases() -> dict[str, Strategy]:
     cases.update(shape_op_cases())
     cases["layernorm2d"] = one_input("layernorm2d", mostly((3,)),
                                      eps=st.sampled_from([1e-6, 1e-5]))
+    cases["layer_scale"] = one_input("layer_scale", any_shape(), dim=st.integers(-5, 4),
+                                     init_value=st.sampled_from([1e-6, 0.5, 2.0]))
     for key in ("relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh",
                 "softmax", "log_softmax", "hardswish", "relu6", "hardsigmoid", "mish",
                 "dropout", "stochastic_depth"):
@@ -287,6 +289,7 @@ def _stricter() -> dict[str, Refusal]:
         "dropout2d": lambda p, inputs: len(inputs[0]) != 3,
         "layernorm": lambda p, inputs: p["normalized_dims"] > len(inputs[0]),
         "softmax": _names_batch("dim"), "log_softmax": _names_batch("dim"),
+        "layer_scale": _names_batch("dim"),
         "flatten": _names_batch("start_dim", "end_dim"),
         "concat": lambda p, inputs: _ranks_differ(p, inputs) or _names_batch("dim")(p, inputs),
         "add": _one_or_ranks_differ, "multiply": _one_or_ranks_differ,
