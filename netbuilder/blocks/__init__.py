@@ -39,10 +39,12 @@ from netbuilder.blocks import (
     opaque,
     pool,
     shape_ops,
+    transformer,
 )
 from netbuilder.core.registry import BlockRegistry
 
-MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, convnext, mobile, opaque)
+MODULES = (basic, conv, pool, norm, act, merge, shape_ops, composite, convnext, mobile,
+           transformer, opaque)
 
 
 def register_all(registry: BlockRegistry) -> None:

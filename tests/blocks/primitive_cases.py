@@ -210,6 +210,27 @@ def groupnorm_case(draw: st.DrawFn) -> Case:
     return draw(params("groupnorm", num_groups=st.just(groups))), [(channels, *base[1:])]
 
 
+@st.composite
+def attention_case(draw: st.DrawFn) -> Case:
+    """Self-attention on L×E tokens, E usually a multiple of the heads."""
+    heads = draw(st.integers(1, 4))
+    embed = heads * draw(st.integers(1, 3)) + draw(st.sampled_from([0, 0, 0, 1]))
+    tokens = draw(st.one_of(st.tuples(st.integers(1, 6), st.just(embed)),
+                            st.tuples(st.just(embed)), shape(3, size=4)))
+    return draw(params("multihead_attention", num_heads=st.just(heads))), [tokens]
+
+
+def transformer_cases() -> dict[str, Strategy]:
+    """Multi-head attention, patch embedding and token selection."""
+    return {
+        "multihead_attention": attention_case(),
+        "patch_embedding": one_input("patch_embedding", mostly((3,), size=9),
+                                     patch_size=st.integers(1, 5),
+                                     hidden_dim=st.integers(1, 8)),
+        "token_select": one_input("token_select", any_shape(), index=st.integers(-6, 6)),
+    }
+
+
 def _cases() -> dict[str, Strategy]:
     cases: dict[str, Strategy] = {
         "flatten": pointwise("flatten"),
@@ -239,6 +260,7 @@ def _cases() -> dict[str, Strategy]:
         cases[key] = adaptive_case(key, dims)
     cases["opaque"] = opaque_case()
     cases.update(shape_op_cases())
+    cases.update(transformer_cases())
     cases["layernorm2d"] = one_input("layernorm2d", mostly((3,)),
                                      eps=st.sampled_from([1e-6, 1e-5]))
     cases["layer_scale"] = one_input("layer_scale", any_shape(), dim=st.integers(-5, 4),
@@ -293,6 +315,7 @@ def _stricter() -> dict[str, Refusal]:
         "flatten": _names_batch("start_dim", "end_dim"),
         "concat": lambda p, inputs: _ranks_differ(p, inputs) or _names_batch("dim")(p, inputs),
         "add": _one_or_ranks_differ, "multiply": _one_or_ranks_differ,
+        "multihead_attention": _rank_is(1), "token_select": _rank_is(1),
     }
     for dims in (1, 2, 3):
         for key in (f"conv{dims}d", f"maxpool{dims}d", f"avgpool{dims}d"):

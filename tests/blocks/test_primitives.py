@@ -18,6 +18,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from netbuilder.core.errors import ParameterValueError
@@ -40,7 +41,7 @@ REGISTRY = default_registry()
 STRUCTURAL = {INPUT, OUTPUT, GROUP, GROUP_INPUT, GROUP_OUTPUT}
 PRIMITIVES = sorted(s.key for s in REGISTRY if not s.is_composite and s.key not in STRUCTURAL)
 FAMILIES = {"Input/Output", "Convolution", "Linear", "Pooling", "Normalization", "Activation",
-            "Regularization", "Merge", "Structure"}
+            "Regularization", "Merge", "Structure", "Transformer"}
 
 
 def batch(inputs: Sequence[Shape]) -> list[torch.Tensor]:
@@ -87,7 +88,10 @@ def assert_agrees(spec: BlockSpec, params: dict[str, Any], inputs: Sequence[Shap
     the MAC convention of the blocks, times 2 per MAC and 2 samples.
     """
     module = spec.build(params, inputs)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    # FlopCounterMode does not count torch's fused CPU attention kernel: attention runs on
+    # the math backend here (the same matrix products, counted)
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), \
+            FlopCounterMode(display=False) as counter:
         out = module(*batch(inputs))
     assert tuple(out.shape) == (2, *inferred.shape)
     assert sum(p.numel() for p in module.parameters()) == inferred.params
@@ -139,6 +143,10 @@ def test_defaults_run_on_a_typical_input(key: str) -> None:
     shape = {"1d": (4, 16), "3d": (2, 6, 6, 6)}.get(key[-2:], (16, 12, 12))
     if key in ("batchnorm1d", "adaptive_avgpool1d"):
         shape = (4, 16)
+    if key in ("multihead_attention", "token_select"):  # a sequence of 10 tokens
+        shape = (10, 16)
+    if key == "patch_embedding":  # larger than one default 16×16 patch
+        shape = (3, 32, 32)
     inputs = [shape, shape] if spec.inputs and spec.inputs[0].multi else [shape]
     params = spec.resolve({})
     assert_agrees(spec, params, inputs, spec.infer(params, inputs))
