@@ -77,3 +77,46 @@ class ChannelPad(nn.Module):
     def extra_repr(self) -> str:
         """Shown by ``print(model)``."""
         return f"out_channels={self.out_channels}, stride={self.stride}"
+
+
+class Split(nn.Module):
+    """One input cut along ``dim`` (counted with the batch) into several outputs.
+
+    Into ``chunks`` parts as ``torch.chunk`` cuts (each ⌈n/chunks⌉ long, the last one
+    shorter when they do not divide evenly), or, when ``sizes`` is given, into parts of
+    those lengths as ``torch.split`` cuts. Returns a tuple of tensors (views of the input).
+    """
+
+    def __init__(self, chunks: int = 2, sizes: tuple[int, ...] | None = None,
+                 dim: int = 1) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.sizes = None if sizes is None else tuple(sizes)
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``torch.split(x, sizes, dim)`` or ``torch.chunk(x, chunks, dim)``."""
+        if self.sizes is not None:
+            return torch.split(x, list(self.sizes), dim=self.dim)
+        return torch.chunk(x, self.chunks, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        """Shown by ``print(model)``."""
+        parts = f"sizes={self.sizes}" if self.sizes is not None else f"chunks={self.chunks}"
+        return f"{parts}, dim={self.dim}"
+
+
+class Reshape(nn.Module):
+    """Each sample reshaped to ``shape`` (the batch kept first; one size may be -1)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x.reshape(x.shape[0], *shape)``."""
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        """Shown by ``print(model)``."""
+        return f"shape={self.shape}"

@@ -5,7 +5,12 @@
 * ``channel_shuffle`` — ``torch.nn.ChannelShuffle`` (ShuffleNet): C channels in g groups
   become C/g rows read column by column;
 * ``permute`` — reorders the dimensions of one sample (the batch stays first), as
-  ``x.permute(0, *[d + 1 for d in dims])`` would.
+  ``x.permute(0, *[d + 1 for d in dims])`` would;
+* ``split`` — cuts one input along ``dim`` into several outputs (``out0``, ``out1``…):
+  ``chunks`` parts as ``torch.chunk`` does, or parts of the given ``sizes`` as
+  ``torch.split`` does; its number of output ports follows its parameters;
+* ``reshape`` — gives each sample a new shape of as many elements
+  (``x.reshape(x.shape[0], *shape)``), one size possibly -1.
 
 None has parameters or multiply-adds.
 """
@@ -17,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.blocks.formatting import describe, fmt_num
-from netbuilder.blocks.lazy_torch import torch_nn
+from netbuilder.blocks.formatting import describe, dot, fmt_int, fmt_num, times
+from netbuilder.blocks.lazy_torch import block_modules, torch_nn
 from netbuilder.blocks.params import param_error
-from netbuilder.blocks.shape_checks import single_input
+from netbuilder.blocks.shape_checks import batch_dim, single_input
 from netbuilder.core.registry import BlockRegistry
 from netbuilder.core.spec import BlockSpec, Inference, Params, ParamSpec, Shape, ShapeError
 
@@ -143,6 +148,142 @@ class PermuteSpec(BlockSpec):
         return Permute([0, *(d + 1 for d in parse_dims(params["dims"]))])
 
 
+#: Most parts a split makes.
+MAX_PARTS = 64
+
+
+def split_sizes(params: Params) -> tuple[int, ...]:
+    """The part sizes a split's ``sizes`` text gives (empty: split into ``chunks``).
+
+    Raises:
+        ValueError: when the text is not comma-separated whole numbers.
+    """
+    return parse_dims(str(params.get("sizes") or ""))
+
+
+def part_count(params: Params) -> int:
+    """How many outputs a split with ``params`` has."""
+    try:
+        sizes = split_sizes(params)
+    except ValueError:
+        sizes = ()
+    return len(sizes) if sizes else int(params.get("chunks", 2))
+
+
+def chunk_sizes(length: int, chunks: int) -> list[int]:
+    """The parts ``torch.chunk`` cuts ``length`` into: ⌈length/chunks⌉ each, the rest last.
+
+    There may be fewer than ``chunks`` parts (``torch.chunk`` of 6 into 4 gives 2, 2, 2).
+    """
+    step = -(-length // chunks)
+    return [min(step, length - start) for start in range(0, length, step)]
+
+
+@dataclass(frozen=True)
+class SplitSpec(BlockSpec):
+    """Cut one input along ``dim`` into ``chunks`` parts or parts of ``sizes``."""
+
+    def check(self, params: Params, node: str = "") -> None:
+        """``sizes``, when given, is 2 to :data:`MAX_PARTS` positive whole numbers."""
+        try:
+            sizes = split_sizes(params)
+        except ValueError:
+            raise param_error(node, f"sizes={params['sizes']!r}: whole numbers separated by "
+                                    "commas") from None
+        if sizes and (not 2 <= len(sizes) <= MAX_PARTS or min(sizes) < 1):
+            raise param_error(node, f"sizes={params['sizes']!r}: 2 to {MAX_PARTS} positive "
+                                    "sizes (or none, to cut into chunks)")
+
+    def output_ports(self, params: Params) -> tuple[str, ...]:
+        """``out0``, ``out1``… one per part."""
+        return tuple(f"out{i}" for i in range(part_count(params)))
+
+    def infer(self, params: Params, inputs: Sequence[Shape]) -> Inference:
+        """One shape per part: the input's, with the cut dimension's share of it.
+
+        Raises:
+            ShapeError: when the sizes do not add up to the input's length along ``dim``,
+                or that length does not make ``chunks`` chunks.
+        """
+        shape = single_input(self.key, inputs)
+        axis = batch_dim(params["dim"], len(shape))
+        length, sizes = shape[axis], list(split_sizes(params))
+        where = f"dim {params['dim']}"
+        if sizes:
+            if sum(sizes) != length:
+                raise ShapeError(f"sizes {params['sizes']} add up to {sum(sizes)}, but the "
+                                 f"input has {length} along {where}", (0,))
+            formula = f"{where}: {' + '.join(map(str, sizes))} = {length}"
+        else:
+            chunks = params["chunks"]
+            sizes = chunk_sizes(length, chunks)
+            if len(sizes) != chunks:
+                raise ShapeError(f"{length} along {where} does not make {chunks} chunks: "
+                                 f"torch.chunk cuts ⌈{length}/{chunks}⌉ = {sizes[0]} each and "
+                                 f"gives {len(sizes)}; set sizes instead", (0,))
+            last = f", the last {sizes[-1]}" if sizes[-1] != sizes[0] else ""
+            formula = f"{where}: ⌈{length}/{chunks}⌉ = {sizes[0]} each{last}"
+        parts = tuple((*shape[:axis], size, *shape[axis + 1:]) for size in sizes)
+        ports = ", ".join(f"out{i}: {times(p)}" for i, p in enumerate(parts))
+        return Inference(parts[0], outputs=parts, formulas=(formula, ports))
+
+    def label(self, params: Params) -> str:
+        """``2 chunks`` or ``16 | 48``, and the dimension unless it is the channels."""
+        sizes = split_sizes(params)
+        text = " | ".join(map(str, sizes)) if sizes else f"{params['chunks']} chunks"
+        return text if params["dim"] == 1 else f"{text}, dim={params['dim']}"
+
+    def build(self, params: Params, inputs: Sequence[Shape]) -> Any:
+        """:class:`~netbuilder.blocks.modules.Split`."""
+        sizes = split_sizes(params)
+        return block_modules().Split(params["chunks"], sizes or None, params["dim"])
+
+
+@dataclass(frozen=True)
+class ReshapeSpec(BlockSpec):
+    """Give each sample a new ``shape`` of as many elements (one size may be -1)."""
+
+    def check(self, params: Params, node: str = "") -> None:
+        """``shape`` is positive whole numbers, at most one of them -1."""
+        try:
+            shape = parse_dims(params["shape"])
+        except ValueError:
+            shape = ()
+        if not shape or shape.count(-1) > 1 or any(s < 1 and s != -1 for s in shape):
+            raise param_error(node, f"shape={params['shape']!r}: positive whole numbers "
+                                    "separated by commas, one of them may be -1")
+
+    def infer(self, params: Params, inputs: Sequence[Shape]) -> Inference:
+        """The target shape, its -1 filled in; as many elements as the input.
+
+        Raises:
+            ShapeError: when the element counts differ (or the -1 cannot be filled).
+        """
+        shape = single_input(self.key, inputs)
+        target, total = parse_dims(params["shape"]), math.prod(shape)
+        elements = f"elements: {dot(shape)} = {fmt_int(total)}"
+        known = math.prod(s for s in target if s != -1)
+        if -1 in target:
+            if total % known:
+                raise ShapeError(f"{describe(shape)} has {fmt_int(total)} elements, not a "
+                                 f"multiple of {fmt_int(known)} (shape {params['shape']})",
+                                 (0,))
+            target = tuple(total // known if s == -1 else s for s in target)
+            elements += f"; -1: {fmt_int(total)} / {fmt_int(known)} = {total // known}"
+        elif known != total:
+            raise ShapeError(f"{describe(shape)} has {fmt_int(total)} elements, shape "
+                             f"{params['shape']} has {fmt_int(known)}", (0,))
+        return Inference(target, formulas=(elements, f"{times(shape)} → {times(target)}"))
+
+    def label(self, params: Params) -> str:
+        """``(4, -1)``."""
+        return f"({params['shape']})"
+
+    def build(self, params: Params, inputs: Sequence[Shape]) -> Any:
+        """:class:`~netbuilder.blocks.modules.Reshape`."""
+        return block_modules().Reshape(parse_dims(params["shape"]))
+
+
 def _specs() -> list[BlockSpec]:
     size = ParamSpec("size", "shape", None, 1, 4096, nullable=True,
                      help="Output height and width (instead of a scale factor)")
@@ -164,10 +305,30 @@ def _specs() -> list[BlockSpec]:
                            help="Interleave channel groups (ShuffleNet)"),
         PermuteSpec(key="permute", title="Permute", family="Structure", params=(dims,),
                     default_name="permute", help="Reorder the dimensions of each sample"),
+        SplitSpec(key="split", title="Split / Chunk", family="Structure",
+                  params=_split_params(), outputs=("out0", "out1"), default_name="split",
+                  help="Cut the input along a dimension into several outputs"),
+        ReshapeSpec(key="reshape", title="Reshape", family="Structure",
+                    params=(ParamSpec("shape", "str", "-1", help=(
+                        "New shape of each sample, without the batch (4, -1: 4 rows of "
+                        "whatever is left)")),),
+                    default_name="reshape",
+                    help="Give each sample a new shape with as many elements"),
     ]
 
 
+def _split_params() -> tuple[ParamSpec, ...]:
+    return (
+        ParamSpec("chunks", "int", 2, 2, MAX_PARTS,
+                  help="Number of equal parts (as torch.chunk; the last may be smaller)"),
+        ParamSpec("sizes", "str", "", help="Sizes of the parts instead, e.g. 16, 48 (as "
+                                           "torch.split); empty: equal chunks"),
+        ParamSpec("dim", "int", 1, -5, 4,
+                  help="Dimension to cut along, counting the batch (1: channels)"),
+    )
+
+
 def register(registry: BlockRegistry) -> None:
-    """Register the upsample, channel-shuffle and permute blocks."""
+    """Register the upsample, channel-shuffle, permute, split and reshape blocks."""
     for spec in _specs():
         registry.register(spec)

@@ -236,8 +236,7 @@ class Analyzer:
         if isinstance(outcome, ShapeError):
             info.issues.append(self._shape_issue(graph, node, edges, shapes, outcome))
             return
-        outputs = graph.spec(node).outputs
-        info.outputs = {port: outcome.shape for port in outputs} if outputs else {}
+        info.outputs = outcome.port_shapes(graph.output_ports(node))
         if node.type in (OUTPUT, GROUP_OUTPUT):
             info.outputs = {"out": outcome.shape}
         if node.resolved.get("inplace") is True:
@@ -372,7 +371,7 @@ class Analyzer:
     @staticmethod
     def _producer_name(graph: Graph, edge: Edge) -> str:
         source = graph.nodes[edge.source]
-        if source.body is not None and len(graph.output_ports(source)) > 1:
+        if len(graph.output_ports(source)) > 1:
             return f"{source.name}.{edge.source_port}"
         return source.name
 

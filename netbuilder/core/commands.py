@@ -19,6 +19,7 @@ from netbuilder.core.placement import (
     check_placement,
     on_canvas,
     rewires_for_body,
+    rewires_for_params,
     without_ports,
 )
 from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT
@@ -220,6 +221,9 @@ class SetParams(Command):
                 _carry_flags(self.old_body, self.new_body)
             self.rewires = [_ReplaceEdge(graph, old, new) for old, new
                             in rewires_for_body(graph, node_id, self.new_body)]
+        else:
+            self.rewires = [_ReplaceEdge(graph, *change) for change in
+                            rewires_for_params(graph, node_id, spec.resolve(new, node.name))]
         keys = ", ".join(changes)
         self.text = f"Set {node.name}.{keys}"
         self.merge_key = ("params", node_id, tuple(sorted(changes)))

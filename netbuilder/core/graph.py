@@ -216,10 +216,11 @@ class Graph:
         return self.spec(node).inputs
 
     def output_ports(self, node: Node) -> tuple[str, ...]:
-        """Output port names: a group's are its body's ``group_output`` node names."""
+        """Output port names: a group's are its body's ``group_output`` node names, a
+        block's follow from its parameters (:meth:`BlockSpec.output_ports`)."""
         if node.body is not None:
             return tuple(n.name for n in node.body.nodes.values() if n.type == GROUP_OUTPUT)
-        return self.spec(node).outputs
+        return self.spec(node).output_ports(node.resolved)
 
     def _adj(self) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
         cached = self._adjacency

@@ -2,7 +2,9 @@
 
 The commands of :mod:`netbuilder.core.commands` consult these rules: group port nodes
 live only inside a group body, positions stay on the canvas, and when a composite's body
-is rebuilt with other ports, the wires on ports that are gone are re-aimed or dropped.
+is rebuilt with other ports, the wires on ports that are gone are re-aimed or dropped; when
+a block's parameters take output ports away (fewer parts of a split), their wires are
+dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 from netbuilder.core.errors import GroupError
 from netbuilder.core.graph import MAX_COORDINATE, Edge, Graph, Node
-from netbuilder.core.spec import GROUP_INPUT, GROUP_OUTPUT
+from netbuilder.core.spec import GROUP_INPUT, GROUP_OUTPUT, Params
 
 #: A wire to replace by another (``None``: to drop).
 Rewire = tuple[Edge, Edge | None]
@@ -58,6 +60,19 @@ def rewires_for_body(graph: Graph, node_id: str, body: Graph) -> list[Rewire]:
     inputs = [n.name for n in body.nodes.values() if n.type == GROUP_INPUT]
     outputs = [n.name for n in body.nodes.values() if n.type == GROUP_OUTPUT]
     return _rewire_inputs(graph, node_id, inputs) + _rewire_outputs(graph, node_id, outputs)
+
+
+def rewires_for_params(graph: Graph, node_id: str, resolved: Params) -> list[Rewire]:
+    """The wire changes that keep a block's wires valid once its parameters are ``resolved``.
+
+    A block whose output ports follow its parameters (a split into 3 parts set to 2)
+    loses the wires on ports that are gone: they are dropped in the same step.
+    """
+    node = graph.node(node_id)
+    outputs = list(graph.spec(node).output_ports(resolved))
+    if outputs == list(graph.output_ports(node)):
+        return []
+    return [(edge, None) for edge in graph.out_edges(node_id) if edge.source_port not in outputs]
 
 
 def _rewire_inputs(graph: Graph, node_id: str, inputs: list[str]) -> list[Rewire]:

@@ -195,6 +195,8 @@ class Inference:
         buffers: Number of non-learnable stored values (e.g. batch-norm running stats).
         warnings: Legal but suspicious uses (an ``add`` that broadcasts 1 channel to
             16), reported as warnings on the node.
+        outputs: One shape per output port, in port order, for a block whose ports have
+            different shapes (a split); empty means every port has ``shape``.
     """
 
     shape: Shape
@@ -205,6 +207,13 @@ class Inference:
     formulas: tuple[str, ...] = ()
     buffers: int = 0
     warnings: tuple[str, ...] = ()
+    outputs: tuple[Shape, ...] = ()
+
+    def port_shapes(self, ports: Sequence[str]) -> dict[str, Shape]:
+        """The shape of each of ``ports`` (the block's output ports, in order)."""
+        if self.outputs:
+            return dict(zip(ports, self.outputs))
+        return {port: self.shape for port in ports}
 
 
 @dataclass(frozen=True)
@@ -217,7 +226,8 @@ class BlockSpec:
         family: Palette group (``Convolution``, ``Pooling``, ``Normalization``...).
         params: Declared parameters, in the order the inspector shows them.
         inputs: Input ports.
-        outputs: Output port names.
+        outputs: Output port names (a block whose ports depend on its parameters
+            overrides :meth:`output_ports`).
         help: One-line description.
         default_name: Prefix of automatically chosen node names (``conv`` → ``conv1``).
     """
@@ -270,6 +280,11 @@ class BlockSpec:
         """
 
     # -- structure ----------------------------------------------------------------
+    def output_ports(self, params: Params) -> tuple[str, ...]:
+        """Output port names of a node with (resolved) ``params``: :attr:`outputs` unless
+        the block's ports follow its parameters (a split into ``chunks`` parts)."""
+        return self.outputs
+
     @property
     def is_composite(self) -> bool:
         """Whether nodes of this block are groups whose body :meth:`body` generates."""

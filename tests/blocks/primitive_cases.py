@@ -91,8 +91,48 @@ def _permute_case(draw: st.DrawFn) -> Case:
     return {"dims": dims}, [shape]
 
 
+@st.composite
+def _split_case(draw: st.DrawFn) -> Case:
+    """Chunks or sizes along any dimension; the sizes often add up to the input's length."""
+    shape = list(draw(any_shape(size=6)))
+    dim = draw(st.integers(-len(shape) - 1, len(shape)))
+    if draw(st.booleans()):
+        return {"chunks": draw(st.integers(2, 5)), "dim": dim}, [tuple(shape)]
+    sizes = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+    axis = dim % (len(shape) + 1)
+    if axis and draw(st.integers(0, 3)):
+        shape[axis - 1] = sum(sizes)
+    return {"sizes": ", ".join(map(str, sizes)), "dim": dim}, [tuple(shape)]
+
+
+@st.composite
+def _reshape_case(draw: st.DrawFn) -> Case:
+    """The input's sizes reordered (one maybe -1), or any sizes (mostly a wrong count)."""
+    shape = draw(any_shape())
+    if draw(st.integers(0, 3)):
+        target = [str(s) for s in draw(st.permutations(shape))]
+    else:
+        target = [str(s) for s in draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))]
+    if draw(st.booleans()):
+        target[draw(st.integers(0, len(target) - 1))] = "-1"
+    return {"shape": ", ".join(target)}, [shape]
+
+
+def _split_refused(p: dict[str, Any], inputs: list[Shape]) -> bool:
+    """A split of the batch, or chunks that torch.chunk would cut fewer of."""
+    from netbuilder.blocks.shape_ops import chunk_sizes, split_sizes
+
+    if _names_batch("dim")(p, inputs):
+        return True
+    rank = len(inputs[0]) + 1
+    if split_sizes(p) or not -rank <= p["dim"] < rank:
+        return False
+    length = inputs[0][p["dim"] % rank - 1]
+    return len(chunk_sizes(length, p["chunks"])) != p["chunks"]
+
+
 def shape_op_cases() -> dict[str, Strategy]:
-    """Upsample (scale or size), channel shuffle and permute."""
+    """Upsample (scale or size), channel shuffle, permute, split and reshape."""
     size = st.one_of(st.none(), st.tuples(st.integers(1, 12)),
                      st.tuples(st.integers(1, 12), st.integers(1, 12)))
     scale = st.one_of(st.none(), st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]))
@@ -107,6 +147,8 @@ def shape_op_cases() -> dict[str, Strategy]:
         "channel_shuffle": one_input("channel_shuffle", mostly((3,), channels=8),
                                      groups=st.integers(1, 4)),
         "permute": _permute_case(),
+        "split": _split_case(),
+        "reshape": _reshape_case(),
     }
 
 
@@ -315,6 +357,7 @@ def _stricter() -> dict[str, Refusal]:
         "flatten": _names_batch("start_dim", "end_dim"),
         "concat": lambda p, inputs: _ranks_differ(p, inputs) or _names_batch("dim")(p, inputs),
         "add": _one_or_ranks_differ, "multiply": _one_or_ranks_differ,
+        "split": _split_refused,
         "multihead_attention": _rank_is(1), "token_select": _rank_is(1),
     }
     for dims in (1, 2, 3):

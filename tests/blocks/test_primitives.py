@@ -55,7 +55,8 @@ def buffer_count(module: torch.nn.Module) -> int:
                if not name.endswith("num_batches_tracked"))
 
 
-def run(spec: BlockSpec, params: dict[str, Any], inputs: Sequence[Shape]) -> torch.Tensor:
+def run(spec: BlockSpec, params: dict[str, Any],
+        inputs: Sequence[Shape]) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Build the block's module and run it on a batch."""
     module = spec.build(params, inputs)
     with torch.no_grad():
@@ -74,9 +75,11 @@ def assert_torch_refuses(spec: BlockSpec, params: dict[str, Any],
         raise
     except Exception:
         return
-    if out.numel() == 0:  # e.g. a transposed convolution to 0×0: nothing to analyse
+    parts = out if isinstance(out, tuple) else (out,)
+    if any(o.numel() == 0 for o in parts):  # e.g. a transposed convolution to 0×0
         return
-    pytest.fail(f"refused, but torch gives {tuple(out.shape)} for {params} on {inputs}")
+    pytest.fail(f"refused, but torch gives {[tuple(o.shape) for o in parts]} for {params} "
+                f"on {inputs}")
 
 
 def assert_agrees(spec: BlockSpec, params: dict[str, Any], inputs: Sequence[Shape],
@@ -93,7 +96,9 @@ def assert_agrees(spec: BlockSpec, params: dict[str, Any], inputs: Sequence[Shap
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), \
             FlopCounterMode(display=False) as counter:
         out = module(*batch(inputs))
-    assert tuple(out.shape) == (2, *inferred.shape)
+    parts = out if isinstance(out, tuple) else (out,)  # a split returns one per port
+    shapes = inferred.outputs or (inferred.shape,)
+    assert [tuple(o.shape) for o in parts] == [(2, *s) for s in shapes]
     assert sum(p.numel() for p in module.parameters()) == inferred.params
     assert buffer_count(module) == inferred.buffers
     assert counter.get_total_flops() == 4 * inferred.macs
