@@ -260,7 +260,9 @@ class _Planner:
             return
         for item in items:
             self._count(node, memory, item, known, output)
-        if any(v.grad for v in known):
+        # A matrix product keeps the weight's cast copy for the input's gradient only; a
+        # convolution's backward keeps input and weight whichever of them needs one.
+        if any(v.grad for v in known) or (trainable and node.type != "linear"):
             self._cast_weight(node, info, memory)
         self._step(node, known, output, memory)
 
@@ -308,7 +310,7 @@ class _Planner:
             return 4
         if node.type in HALF_UNDER_AUTOCAST:
             return 2
-        if node.type in FP32_UNDER_AUTOCAST:
+        if self._runs_fp32(node):
             return 4
         return max((v.item_bytes for v in inputs), default=4)
 
@@ -336,12 +338,17 @@ class _Planner:
         self._add(memory, value.storage, value.numel * value.item_bytes * batch, name,
                   f"{batch}·{value.numel:,}·{value.item_bytes} B")
 
+    def _runs_fp32(self, node: Node) -> bool:
+        """Whether autocast runs ``node`` in float32 (CUDA's list; CPU autocast has none
+        of these blocks on it and runs them in the input's precision)."""
+        return node.type in FP32_UNDER_AUTOCAST and self.settings.device == "cuda"
+
     def _autocast_copy(self, node: Node, value: _Value) -> _Value | None:
         """The cast copy autocast makes of ``value`` for ``node`` (None: no copy)."""
         if self.settings.precision == "fp32":
             return None
         wanted = 2 if node.type in HALF_UNDER_AUTOCAST else \
-            4 if node.type in FP32_UNDER_AUTOCAST else value.item_bytes
+            4 if self._runs_fp32(node) else value.item_bytes
         if wanted == value.item_bytes:
             return None
         return _Value(f"{node.id}:cast:{value.storage}", value.numel, wanted, value.grad)

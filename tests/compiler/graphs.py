@@ -105,7 +105,9 @@ class _Grower:
         for source in sources:
             self.graph.connect(source, node.id)
         analysis = analyze(self.graph)
-        if not analysis.ok:
+        if any(issue.node is not None for issue in analysis.errors):
+            # Errors on nodes only: until finish() adds the output node, the graph as a
+            # whole always lacks one.
             cmd.remove_nodes(self.graph, [node.id]).redo()
             return None
         self.analysis = analysis

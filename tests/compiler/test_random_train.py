@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from netbuilder.compiler import compile_graph
 from netbuilder.core import commands, serialize
 from netbuilder.core.analysis import UNTRAINABLE, analyze
-from netbuilder.core.errors import GraphError
 from netbuilder.core.graph import Graph
 from tests.compiler.graphs import Draw, Shape, _Grower, example_inputs
 
@@ -37,26 +36,7 @@ RISKY = ("sigmoid", "tanh", "softmax", "log_softmax", "relu", "leaky_relu", "elu
 
 
 class _RiskyGrower(_Grower):
-    """A grower that also draws in-place and output-saving blocks and frozen layers.
-
-    A block is kept when the analysis attaches no error to any node: until the output
-    node is added at the end, the graph as a whole always lacks one.
-    """
-
-    def add(self, block_type: str, sources: list[str], **params: Any) -> str | None:
-        try:
-            node = self.graph.add(block_type, **params)
-        except GraphError:
-            return None
-        for source in sources:
-            self.graph.connect(source, node.id)
-        analysis = analyze(self.graph)
-        if any(issue.node is not None for issue in analysis.errors):
-            commands.remove_nodes(self.graph, [node.id]).redo()
-            return None
-        self.analysis = analysis
-        self.order.append(node.id)
-        return node.id
+    """A grower that also draws in-place and output-saving blocks and frozen layers."""
 
     def _unary(self, shape: Shape) -> tuple[str, dict[str, Any]]:
         if not self.draw(st.booleans()):
