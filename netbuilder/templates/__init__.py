@@ -39,11 +39,12 @@ from netbuilder.templates._api import (
 # The family modules register their templates on import, in the order they are listed.
 # isort: off
 from netbuilder.templates import lenet, alexnet, vgg, nin, googlenet, resnet, densenet
+from netbuilder.templates import mobilenet, efficientnet
 # isort: on
 
 #: Modules registering templates on import, in the order the templates are listed.
 FAMILY_MODULES = tuple(module.__name__.rpartition(".")[2] for module in (
-    lenet, alexnet, vgg, nin, googlenet, resnet, densenet))
+    lenet, alexnet, vgg, nin, googlenet, resnet, densenet, mobilenet, efficientnet))
 
 __all__ = [
     "FAMILY_MODULES",

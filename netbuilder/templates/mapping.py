@@ -14,6 +14,10 @@ template                      rule
 ``resnet*``, ``wide_*``,      identity (``layer1.0.downsample.0.weight`` …)
 ``resnext*``
 ``densenet121``               identity (``features.denseblock1.denselayer1.norm1.weight``)
+``mobilenet_v2``              identity (``features.2.conv.0.0.weight``: ``mbconv`` groups
+                              with ``layout="conv"``)
+``mobilenet_v3_large``        identity (``features.4.block.2.fc1.weight``)
+``efficientnet_b0``           identity (``features.2.0.block.3.1.running_mean``)
 ``vgg*``, ``vgg*_bn``         **sequential** rule on ``features``, identity elsewhere
 ============================  =======================================================
 

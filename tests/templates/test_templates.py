@@ -3,6 +3,7 @@ where torchvision has the same network, it *is* that network.
 
 "The same" means: the analytic parameter count at the default input equals torchvision's
 ``sum(p.numel())`` and the count torchvision documents in its weights' metadata, the
+multiply-adds agree with the GMACs documented there (``_ops``, within 1 %), the
 compiled ``state_dict`` keys map one to one onto torchvision's through
 :mod:`netbuilder.templates.mapping`, and with torchvision's (seeded, random) weights loaded
 the outputs agree to 1e-5 in eval mode. Forward passes use a batch of two at a reduced
@@ -34,11 +35,13 @@ Shape = tuple[int, ...]
 TEST_INPUTS: dict[str, Shape] = {
     **dict.fromkeys(["alexnet", "zfnet", "googlenet", "resnet18", "resnet34", "resnet50",
                      "resnet101", "resnet152", "wide_resnet50_2", "resnext50_32x4d",
-                     "densenet121"], (3, 64, 64)),
+                     "densenet121", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0"],
+                    (3, 64, 64)),
     **dict.fromkeys(["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
                      "vgg19_bn"], (3, 32, 32)),
     "alexnet-paper": (3, 67, 67),
     "nin": (1, 96, 96),
+    "convnext_tiny": (3, 32, 32),
 }
 #: Parameter counts that sources outside torchvision publish, as they print them.
 PUBLISHED: dict[str, tuple[str, str]] = {
@@ -46,6 +49,9 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "resnet20": ("0.27M", "He et al. 2016, Table 6"),
     "resnet56": ("0.85M", "He et al. 2016, Table 6"),
 }
+#: Multiply-adds agree with torchvision's published GMACs within 1 %, or within half a unit
+#: of their last printed decimal.
+MACS_TOLERANCE, ROUNDING = 0.01, 0.0005
 #: Above this many parameters a template and its torchvision model take seconds to build.
 FULL_SIZE = 50_000_000
 
@@ -54,6 +60,12 @@ def torchvision_count(info: TemplateInfo) -> int:
     """The parameter count torchvision documents for its model (its weights' metadata)."""
     weights = torchvision.models.get_model_weights(str(info.torchvision)).DEFAULT
     return int(weights.meta["num_params"])
+
+
+def torchvision_gmacs(info: TemplateInfo) -> float:
+    """The multiply-adds torchvision documents for its model, in billions (``_ops``)."""
+    weights = torchvision.models.get_model_weights(str(info.torchvision)).DEFAULT
+    return float(weights.meta["_ops"])
 
 
 def as_published(count: int, published: str) -> str:
@@ -103,6 +115,9 @@ def test_template(name: str) -> None:
     assert [i.message for i in full.issues] == []
     if info.torchvision is not None:
         assert full.total_params == torchvision_count(info)
+        published = torchvision_gmacs(info)
+        allowed = max(MACS_TOLERANCE * published, ROUNDING)
+        assert abs(full.total_macs / 1e9 - published) <= allowed, (full.total_macs, published)
 
     shape = TEST_INPUTS.get(name, info.input_shape)
     graph = build_template(name, input_shape=shape)
