@@ -87,10 +87,10 @@ class LaunchPlan:
 
 
 def plan_launch(sweep: SweepStudy, storage: str, jobs: int) -> LaunchPlan:
-    """Share the study's remaining budget over ``jobs`` workers (and note when it began)."""
+    """Share the study's remaining budget over ``jobs`` workers (and note the launch:
+    the time budget counts from it, so a resumed sweep gets its time again)."""
     study = sweep.study
-    if "started" not in study.user_attrs:
-        study.set_user_attr("started", time.time())
+    study.set_user_attr("started", time.time())
     budget = trial_budget(sweep)
     done = started_trials(study)
     jobs = max(jobs, 1)

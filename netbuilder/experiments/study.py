@@ -27,6 +27,10 @@ from netbuilder.experiments.space import Space, parse_space
 #: :data:`GRACE_S` is failed by the next worker that looks).
 HEARTBEAT_S = 5
 GRACE_S = 30
+#: Seconds a connection waits: for SQLite's write lock (workers busy on a loaded machine
+#: take turns, they do not fail), for a database server to answer (then it is unreachable).
+SQLITE_BUSY_S = 60
+CONNECT_TIMEOUT_S = 10
 #: User attribute holding why a trial failed.
 FAIL_REASON = "fail_reason"
 
@@ -50,11 +54,22 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_options(url),
+                                              heartbeat_interval=HEARTBEAT_S,
                                               grace_period=GRACE_S)
     except Exception as exc:  # SQLAlchemy raises many kinds, all meaning "unreachable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StudyError(f"cannot reach the storage {url}: {reason}") from None
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options of a storage URL: how long a connection may wait."""
+    dialect = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if dialect == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_S}}
+    if dialect in ("postgresql", "mysql"):  # libpq, mysqlclient and PyMySQL all take it
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+    return {}
 
 
 def sampler_for(space: Space, worker: int = 0) -> optuna.samplers.BaseSampler:
@@ -235,14 +250,16 @@ def trial_row(trial: FrozenTrial) -> TrialRow:
 
 
 def ranked(rows: list[TrialRow], objectives: list[str]) -> list[TrialRow]:
-    """Rows best first by the first objective; unfinished and failed trials last."""
+    """Rows best first by the first objective: completed trials, then pruned ones (by
+    their last reported value, which Optuna keeps), then running and failed ones."""
     better_high = bool(objectives) and objectives[0] in ("val_acc", "train_acc")
 
     def key(row: TrialRow) -> tuple[int, float, int]:
         if row.values is None or not math.isfinite(row.values[0]):
-            return 1, 0.0, row.number
+            return 2, 0.0, row.number
         value = row.values[0]
-        return 0, -value if better_high else value, row.number
+        return 0 if row.state == "complete" else 1, -value if better_high else value, \
+            row.number
 
     return sorted(rows, key=key)
 

@@ -95,15 +95,27 @@ def run_worker(storage: str, study: str, *, trials: int | None = None,
         worker.stop()
 
     signal.signal(signal.SIGTERM, on_term)
-    limit = timeout_s if timeout_s is not None else sweep.space.timeout_s
-    started = _study_start(sweep)
-    deadline = started + limit if limit is not None else None
-    worker.run(trials, deadline)
+    worker.run(trials, time_budget_end(sweep, timeout_s))
     return EXIT_OK
 
 
-def _study_start(sweep: SweepStudy) -> float:
-    """When the sweep began (the time budget counts from its first trial)."""
+def time_budget_end(sweep: SweepStudy, own_timeout_s: float | None = None) -> float | None:
+    """When a worker takes no new trial (``time.time()`` seconds; ``None``: never).
+
+    The space's time budget counts from the launch of the sweep (its ``started``
+    attribute: the latest ``netbuilder sweep`` or Start), so a resumed sweep gets its time
+    again; a worker's own ``--timeout`` counts from now. The earlier of the two ends it.
+    """
+    ends = []
+    if sweep.space.timeout_s is not None:
+        ends.append(_sweep_start(sweep) + sweep.space.timeout_s)
+    if own_timeout_s is not None:
+        ends.append(time.time() + own_timeout_s)
+    return min(ends, default=None)
+
+
+def _sweep_start(sweep: SweepStudy) -> float:
+    """When the sweep was launched (now, for a study no launcher has noted)."""
     first = sweep.study.user_attrs.get("started")
     return float(first) if isinstance(first, (int, float)) else time.time()
 
@@ -113,7 +125,9 @@ def configure_worker(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", required=True, help="Optuna storage URL of the study")
     parser.add_argument("--study", required=True, help="name of the study")
     parser.add_argument("--trials", type=int, help="trials this worker runs at most")
-    parser.add_argument("--timeout", type=float, help="seconds before taking no new trial")
+    parser.add_argument("--timeout", type=float,
+                        help="seconds from now before taking no new trial (the space's "
+                             "time budget ends it too)")
     parser.add_argument("--artifacts", type=Path,
                         help="folder for trained weights (default: the study's)")
     parser.add_argument("--threads", type=int, help="CPU threads of this worker")
