@@ -70,6 +70,9 @@ def test_alexnet_paper_has_the_papers_map_sizes() -> None:
     ("resnet20", (3, 32, 32)),
     ("resnext50_32x4d", (3, 48, 48)),
     ("densenet121", (3, 64, 64)),
+    ("mobilenet_v2", (3, 32, 32)),
+    ("mobilenet_v3_large", (3, 32, 32)),
+    ("efficientnet_b0", (3, 32, 32)),
 ])
 def test_node_shapes_equal_forward_hooks(name: str, shape: Shape) -> None:
     assert_hooks_match(build_template(name, input_shape=shape))

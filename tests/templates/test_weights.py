@@ -55,6 +55,19 @@ def test_weights_load_into_a_module_compiled_on_the_meta_device(tmp_path: Path) 
     assert torch.equal(run(module, X), run(reference, X))
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0"])
+def test_mobile_weights_from_a_file_reproduce_torchvision(tmp_path: Path, name: str) -> None:
+    reference, path = saved(tmp_path, name)
+    graph = build_template(name, input_shape=(3, 64, 64))
+    with torch.device("meta"):
+        module = compile_graph(graph)
+    load_weights(module, graph, name, path)
+    assert torch.equal(run(module, X), run(reference, X))
+    level, head = head_node(graph)
+    assert level.owner is not None and level.owner.name == "classifier"
+    assert head.name == ("3" if name == "mobilenet_v3_large" else "1")
+
+
 def test_torchvisions_old_densenet_keys_are_fixed(tmp_path: Path) -> None:
     reference = torchvision_model(get_template_info("densenet121"))
     old = {re.sub(r"(denselayer\d+\.(?:norm|conv))([12])\.", r"\1.\2.", k): v
