@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
+from netbuilder.compiler.attention_import import fold_self_attention
 from netbuilder.compiler.build import compile_graph
 from netbuilder.compiler.fx_import import (
     Classifier,
@@ -289,6 +290,7 @@ def _import(model: nn.Module, shape: tuple[int, ...], name: str, composites: boo
     tracer = ImportTracer(matcher)
     traced = _trace(model, tracer)
     shapes = record_shapes(fx.GraphModule(tracer.root, traced), sample.clone())
+    fold_self_attention(model, traced, shapes)
     plan = Classifier(model, traced, shapes, tracer).classify()
     unmapped = [*plan.unmapped, *_lost_state(model, plan)]
     if unmapped:

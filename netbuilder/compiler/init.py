@@ -211,6 +211,10 @@ def _read_checkpoint(path: str, mtime: float) -> Mapping[str, torch.Tensor]:
 def load_checkpoint(module: nn.Module, file: str, key: str, where: str) -> None:
     """Load ``key + "." + name`` of the state_dict in ``file`` into each entry of ``module``.
 
+    A module holding a single entry also takes the bare ``key``: torchvision's ConvNeXt
+    keeps its layer scale as a parameter of the block (``features.1.0.layer_scale``),
+    where a ``layer_scale`` node has a module holding it.
+
     Raises:
         InitError: when ``file`` is not a regular file, cannot be read as weights, or
             lacks an entry of the right shape.
@@ -232,6 +236,8 @@ def load_checkpoint(module: nn.Module, file: str, key: str, where: str) -> None:
     found = {}
     for name, tensor in wanted.items():
         value = state.get(prefix + name)
+        if value is None and len(wanted) == 1 and key:
+            value = state.get(key)
         if value is None and name.endswith("num_batches_tracked"):
             value = torch.zeros_like(tensor)
         if value is None or value.shape != tensor.shape:

@@ -231,6 +231,27 @@ def _layer_norm_2d(module: nn.Module, shape: Shape) -> BlockCall:
                                          elementwise_affine=bool(module.elementwise_affine)))
 
 
+def self_attention_call(module: nn.Module) -> BlockCall:
+    """The ``multihead_attention`` block for an ``nn.MultiheadAttention`` used as
+    self-attention (``attn(x, x, x)[0]``, the caller checks that use).
+
+    Raises:
+        Unsupported: for options the block does not have (sequence-first inputs, key and
+            value sizes of their own, extra key/value biases, a zero attention row).
+    """
+    if not module.batch_first:
+        raise Unsupported("batch_first=False (the block reads tokens batch first)")
+    if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+        raise Unsupported("kdim/vdim, add_bias_kv or add_zero_attn (the block has none)")
+    return BlockCall("multihead_attention", dict(
+        num_heads=module.num_heads, dropout=float(module.dropout),
+        bias=module.in_proj_bias is not None))
+
+
+def _self_attention(module: nn.Module, shape: Shape) -> BlockCall:
+    return self_attention_call(module)
+
+
 def _module_table() -> dict[type[nn.Module], ModuleConverter]:
     table: dict[type[nn.Module], ModuleConverter] = {
         nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
@@ -252,6 +273,7 @@ def _module_table() -> dict[type[nn.Module], ModuleConverter]:
         nn.ChannelShuffle: _reads("channel_shuffle", "groups"),
         nn.Dropout: _reads("dropout", "p", "inplace"), nn.Dropout2d: _dropout2d,
         nn.Flatten: _reads("flatten", "start_dim", "end_dim"), nn.Identity: _identity,
+        nn.MultiheadAttention: _self_attention,
     }
     for dims in (1, 2, 3):
         table[getattr(nn, f"MaxPool{dims}d")] = partial(_max_pool, dims)
@@ -346,12 +368,27 @@ def _squeeze_excitation(module: Any) -> BlockCall:
                                       squeeze_channels=module.fc1.out_channels))
 
 
+def _encoder_block(module: Any) -> BlockCall:
+    """torchvision's ViT ``EncoderBlock`` (its MLP: linear, GELU, dropout, linear, dropout)."""
+    attention, first, second = module.self_attention, module.mlp[0], module.mlp[3]
+    if module.ln_1.eps != module.ln_2.eps or not isinstance(module.mlp[1], nn.GELU) \
+            or module.mlp[2].p != module.dropout.p or module.mlp[4].p != module.dropout.p:
+        raise Unsupported("layer norms or MLP unlike torchvision's EncoderBlock")
+    if not self_attention_call(attention).params["bias"]:
+        raise Unsupported("attention without biases (the block's attention has them)")
+    return BlockCall("transformer_encoder", dict(
+        hidden_dim=second.out_features, num_heads=attention.num_heads,
+        mlp_dim=first.out_features, dropout=float(module.dropout.p),
+        attention_dropout=float(attention.dropout), eps=float(module.ln_1.eps)))
+
+
 @cache
 def composite_converters() -> dict[type, CompositeConverter]:
     """torchvision module class → converter to the composite block with the same structure."""
     try:
-        densenet, googlenet, resnet = (importlib.import_module(f"torchvision.models.{name}")
-                                       for name in ("densenet", "googlenet", "resnet"))
+        densenet, googlenet, resnet, vit = (
+            importlib.import_module(f"torchvision.models.{name}")
+            for name in ("densenet", "googlenet", "resnet", "vision_transformer"))
         from torchvision.ops import SqueezeExcitation
     except ImportError:  # pragma: no cover - torchvision is a dependency
         return {}
@@ -359,7 +396,7 @@ def composite_converters() -> dict[type, CompositeConverter]:
         resnet.BasicBlock: _basic_block, resnet.Bottleneck: _bottleneck,
         googlenet.BasicConv2d: _basic_conv2d, googlenet.Inception: _inception,
         densenet._DenseBlock: _dense_block, densenet._Transition: _transition,
-        SqueezeExcitation: _squeeze_excitation,
+        SqueezeExcitation: _squeeze_excitation, vit.EncoderBlock: _encoder_block,
     }
 
 

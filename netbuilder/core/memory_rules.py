@@ -218,6 +218,7 @@ RULES: dict[str, Rule] = {
                     _keeps_input),
     **dict.fromkeys(("leaky_relu", "elu"), _keeps_input_or_output),
     "prelu": _prelu,
+    "layer_scale": _weighted,  # x·γ keeps x for γ's gradient (γ is a weight)
     **dict.fromkeys(("batchnorm1d", "batchnorm2d", "batchnorm3d"), _batchnorm),
     "layernorm": _layernorm, "layernorm2d": _layernorm2d, "groupnorm": _groupnorm,
     "lrn": _lrn,

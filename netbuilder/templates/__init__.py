@@ -40,11 +40,13 @@ from netbuilder.templates._api import (
 # isort: off
 from netbuilder.templates import lenet, alexnet, vgg, nin, googlenet, resnet, densenet
 from netbuilder.templates import mobilenet, efficientnet
+from netbuilder.templates import convnext
 # isort: on
 
 #: Modules registering templates on import, in the order the templates are listed.
 FAMILY_MODULES = tuple(module.__name__.rpartition(".")[2] for module in (
-    lenet, alexnet, vgg, nin, googlenet, resnet, densenet, mobilenet, efficientnet))
+    lenet, alexnet, vgg, nin, googlenet, resnet, densenet, mobilenet, efficientnet,
+    convnext))
 
 __all__ = [
     "FAMILY_MODULES",

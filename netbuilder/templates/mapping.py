@@ -19,7 +19,15 @@ template                      rule
 ``mobilenet_v3_large``        identity (``features.4.block.2.fc1.weight``)
 ``efficientnet_b0``           identity (``features.2.0.block.3.1.running_mean``)
 ``vgg*``, ``vgg*_bn``         **sequential** rule on ``features``, identity elsewhere
+``convnext_tiny``             **renamed** stages (``stem.conv`` ↔ ``features.0.0``,
+                              ``stage1`` ↔ ``features.1``, ``norm`` ↔
+                              ``classifier.0`` …) and **layer-scale** keys
 ============================  =======================================================
+
+The **layer-scale rule**: torchvision's ConvNeXt block keeps its layer scale γ as a bare
+parameter (``features.1.0.layer_scale``), a ``layer_scale`` node keeps it in a module
+(``stage1.0.layer_scale.gamma``), of the same shape; every ``layer_scale`` node's key is
+mapped so, whichever template it is in.
 
 The **sequential rule** maps a template group that stands for a flat torchvision
 ``nn.Sequential`` but holds sub-groups (VGG's ``features`` holds the stage groups
@@ -51,9 +59,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from netbuilder.blocks.convnext import LAYER_SCALE_PARAM
 from netbuilder.core.graph import Graph
 from netbuilder.core.spec import GROUP_INPUT, GROUP_OUTPUT, INPUT, OUTPUT
 from netbuilder.templates._api import get_template_info, normalize_name
+from netbuilder.templates.convnext import TORCHVISION_PATHS as CONVNEXT_PATHS
 
 T = TypeVar("T")
 
@@ -62,6 +72,9 @@ SEQUENTIAL_GROUPS: dict[str, tuple[str, ...]] = {
     normalize_name(f"{name}{bn}"): ("features",)
     for name in ("vgg11", "vgg13", "vgg16", "vgg19") for bn in ("", "_bn")
 }
+#: Module paths renamed (template → torchvision), by template.
+RENAMED_MODULES: dict[str, dict[str, str]] = {
+    normalize_name(name): paths for name, paths in CONVNEXT_PATHS.items()}
 _STRUCTURAL = frozenset((INPUT, OUTPUT, GROUP_INPUT, GROUP_OUTPUT))
 _DENSENET_OLD_KEY = re.compile(
     r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|"
@@ -78,36 +91,44 @@ class KeyMapping:
         template: The template's name.
         modules: Template module path → torchvision module path, for the modules whose
             paths differ; every other key maps to itself.
+        tensors: Whole template keys → torchvision keys, applied before ``modules``
+            (the layer-scale rule: ``….layer_scale.gamma`` → ``….layer_scale``).
     """
 
     template: str
     modules: Mapping[str, str] = field(default_factory=dict)
+    tensors: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_identity(self) -> bool:
         """Whether every key maps to itself."""
-        return not self.modules
+        return not self.modules and not self.tensors
 
     @property
     def _inverse(self) -> dict[str, str]:
         return {tv: nb for nb, tv in self.modules.items()}
 
+    @property
+    def _inverse_tensors(self) -> dict[str, str]:
+        return {tv: nb for nb, tv in self.tensors.items()}
+
     def to_torchvision(self, key: str) -> str:
         """The torchvision key of template key ``key``."""
-        return _rename(key, self.modules)
+        return self.tensors.get(key) or _rename(key, self.modules)
 
     def from_torchvision(self, key: str) -> str:
         """The template key of torchvision key ``key``."""
-        return _rename(key, self._inverse)
+        return self._inverse_tensors.get(key) or _rename(key, self._inverse)
 
     def to_template_state(self, state: Mapping[str, T]) -> dict[str, T]:
         """A torchvision ``state_dict`` renamed to the template's keys (same values)."""
-        inverse = self._inverse
-        return {_rename(key, inverse): value for key, value in state.items()}
+        inverse, tensors = self._inverse, self._inverse_tensors
+        return {tensors.get(key) or _rename(key, inverse): value
+                for key, value in state.items()}
 
     def to_torchvision_state(self, state: Mapping[str, T]) -> dict[str, T]:
         """A template ``state_dict`` renamed to torchvision's keys (same values)."""
-        return {_rename(key, self.modules): value for key, value in state.items()}
+        return {self.to_torchvision(key): value for key, value in state.items()}
 
 
 def _rename(key: str, modules: Mapping[str, str]) -> str:
@@ -132,10 +153,20 @@ def torchvision_mapping(graph: Graph, template: str) -> KeyMapping:
     info = get_template_info(template)
     if info.torchvision is None:
         raise ValueError(f"template {info.name!r} has no torchvision equivalent")
-    modules: dict[str, str] = {}
+    modules: dict[str, str] = dict(RENAMED_MODULES.get(normalize_name(info.name), {}))
     for name in SEQUENTIAL_GROUPS.get(normalize_name(info.name), ()):
         modules.update(sequential_paths(graph, name))
-    return KeyMapping(info.name, modules)
+    return KeyMapping(info.name, modules, layer_scale_keys(graph, modules))
+
+
+def layer_scale_keys(graph: Graph, modules: Mapping[str, str]) -> dict[str, str]:
+    """The layer-scale rule: ``path.gamma`` → torchvision's ``path`` (renamed by ``modules``)."""
+    keys = {}
+    for level, node in graph.walk():
+        if node.type == "layer_scale":
+            path = ".".join((*level.path(), node.name))
+            keys[f"{path}.{LAYER_SCALE_PARAM}"] = _rename(path, modules)
+    return keys
 
 
 def sequential_paths(graph: Graph, group: str) -> dict[str, str]:

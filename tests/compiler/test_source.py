@@ -23,7 +23,7 @@ from tests.compiler.graphs import example_inputs, group, random_graphs, small_re
 ROOT = Path(__file__).resolve().parents[2]
 STRUCTURAL = {"input", "output", "group", "group_input", "group_output"}
 #: Input shapes tried, in order, when exporting one block on its own.
-TRIAL_SHAPES = [(3, 16, 16), (64, 16, 16), (256, 4, 4), (16,), (3, 16), (2, 3, 8, 8)]
+TRIAL_SHAPES = [(3, 16, 16), (64, 16, 16), (256, 4, 4), (16,), (3, 16), (2, 3, 8, 8), (5, 768)]
 
 
 def load(source: str, class_name: str = "Net") -> nn.Module:

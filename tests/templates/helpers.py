@@ -30,6 +30,7 @@ def torchvision_model(info: TemplateInfo, *, num_classes: int | None = None,
     model = torchvision.models.get_model(
         info.torchvision, weights=None, num_classes=num_classes or info.num_classes, **kwargs)
     randomize_batchnorms(model)
+    randomize_layer_norms_and_scales(model)
     return model.eval()
 
 
@@ -42,6 +43,22 @@ def randomize_batchnorms(model: nn.Module) -> None:
                 module.bias.normal_(0.0, 0.1)
                 module.running_mean.normal_(0.0, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
+
+
+def randomize_layer_norms_and_scales(model: nn.Module) -> None:
+    """Give layer norms random affine parameters and layer scales random values.
+
+    ConvNeXt's layer scales start at 1e-6, which would hide a residual branch's weights
+    (a wrong key mapping) from an output comparison; layer norms start as identities.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0.0, 0.1)
+        for name, parameter in model.named_parameters():
+            if name.endswith("layer_scale"):
+                parameter.uniform_(0.5, 1.5)
 
 
 def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ from netbuilder.templates import (
 
 def test_names_are_unique_and_looked_up_loosely() -> None:
     names = template_names()
-    assert len(names) == len(set(names)) == 29
+    assert len(names) == len(set(names)) == 30
     assert get_template_info("AlexNet_Paper").name == "alexnet-paper"
     assert get_template_info("wide-resnet50-2").name == "wide_resnet50_2"
 

@@ -73,6 +73,7 @@ def test_alexnet_paper_has_the_papers_map_sizes() -> None:
     ("mobilenet_v2", (3, 32, 32)),
     ("mobilenet_v3_large", (3, 32, 32)),
     ("efficientnet_b0", (3, 32, 32)),
+    ("convnext_tiny", (3, 32, 32)),
 ])
 def test_node_shapes_equal_forward_hooks(name: str, shape: Shape) -> None:
     assert_hooks_match(build_template(name, input_shape=shape))

@@ -189,6 +189,21 @@ def test_a_graph_initialised_from_weights_compiles_to_torchvision(tmp_path: Path
     assert torch.equal(run(compile_graph(document.graph), X), run(reference, X))
 
 
+def test_convnext_layer_scales_load_from_torchvisions_bare_parameters(tmp_path: Path) -> None:
+    # torchvision keeps a block's layer scale as a parameter of the block itself
+    # (features.1.0.layer_scale); the template keeps it in a layer_scale node.
+    reference, path = saved(tmp_path, "convnext_tiny")
+    x = X[:, :, :32, :32]
+    document = Document(build_template("convnext_tiny", input_shape=(3, 32, 32)))
+    document.push(init_from_weights(document.graph, "convnext_tiny", path))
+    inits = checkpoint_inits(document.graph)
+    assert inits["stage3.8.layer_scale"] == "features.5.8.layer_scale"
+    assert inits["stage3.8.block.0"] == "features.5.8.block.0"
+    assert inits["downsample1.conv"] == "features.2.1"
+    assert inits["norm"] == "classifier.0"
+    assert torch.equal(run(compile_graph(document.graph), x), run(reference, x))
+
+
 def test_init_from_weights_changes_nothing_when_the_weights_do_not_fit(tmp_path: Path) -> None:
     _, path = saved(tmp_path, "resnet18")
     graph = build_template("resnet18", num_classes=10)
