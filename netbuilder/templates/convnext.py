@@ -115,7 +115,7 @@ def convnext(spec: ConvNeXtSpec, *, input_shape: Shape, num_classes: int,
     last = chain(graph, last, [
         ("adaptive_avgpool2d", "avgpool", dict(output_size=1)), _norm(),
         ("flatten", "flatten", {}), ("linear", "fc", dict(out_features=num_classes))])
-    return finish(graph, last, expanded=("stem", "stage*", "downsample*"))
+    return finish(graph, last, expanded=("stage*",))
 
 
 @register_template(name="convnext_tiny", title="ConvNeXt-Tiny", family="ConvNeXt",
