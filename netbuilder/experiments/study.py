@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -59,7 +60,24 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                                               grace_period=GRACE_S)
     except Exception as exc:  # SQLAlchemy raises many kinds, all meaning "unreachable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StudyError(f"cannot reach the storage {url}: {reason}") from None
+        if isinstance(exc, ImportError) and exc.__cause__ is not None:  # the driver's name
+            reason = f"{reason} ({exc.__cause__})"
+        raise StudyError(f"cannot reach the storage {shown_url(url)}: {reason}") from None
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: a password in it replaced by ``***``."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: nothing in it to hide
+        return url
+
+
+def missing_study(backend: optuna.storages.BaseStorage, name: str, url: str) -> str:
+    """The message for a study ``name`` that ``backend`` does not hold (its studies named)."""
+    names = sorted(study.study_name for study in backend.get_all_studies())
+    there = f"studies there: {', '.join(names)}" if names else "it holds no study"
+    return f"no study {name!r} in {shown_url(url)} ({there})"
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -182,7 +200,7 @@ def load_sweep(storage: str, name: str, artifacts: Path | None = None,
     try:
         probe = optuna.load_study(study_name=name, storage=backend)
     except KeyError:
-        raise StudyError(f"no study {name!r} in {storage}") from None
+        raise StudyError(missing_study(backend, name, storage)) from None
     attrs = probe.user_attrs
     if "space" not in attrs or "project" not in attrs:
         raise StudyError(f"study {name!r} was not made by netbuilder sweep")
@@ -306,7 +324,7 @@ def read_snapshot(storage: str, name: str, *, importance: bool = True) -> Snapsh
     try:
         study = optuna.load_study(study_name=name, storage=backend)
     except KeyError:
-        raise StudyError(f"no study {name!r} in {storage}") from None
+        raise StudyError(missing_study(backend, name, storage)) from None
     objectives = list(study.user_attrs.get("objectives", ["value"]))
     space = study.user_attrs.get("space", {})
     keys = list(space.get("parameters", {})) if isinstance(space, dict) else []

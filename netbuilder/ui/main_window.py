@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "trainingDock", placeholder,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.training_dock.hide()
-        self.experiments = ExperimentsDockWidget(lambda: self.document.path)
+        self.experiments = ExperimentsDockWidget(lambda: self.document.path,
+                                                 settings=self.settings)
         self.experiments_dock = self._dock("Experiments", "experimentsDock", self.experiments,
                                            Qt.DockWidgetArea.BottomDockWidgetArea)
         self.experiments_dock.hide()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import optuna
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from optuna.distributions import FloatDistribution
+from PySide6.QtCore import QSettings, Qt, QTimer
 from pytestqt.qtbot import QtBot
 
-from netbuilder.core.serialize import load
+from netbuilder.core.serialize import Project, load
 from netbuilder.experiments.study import create_or_open, default_storage
 from netbuilder.experiments.worker import Worker
 from netbuilder.ui.experiments.panel import ExperimentsPanel
-from tests.experiments.conftest import write_project, write_space
+from netbuilder.ui.experiments.watch import STORAGE_KEY, STUDY_KEY
+from tests.experiments.conftest import small_graph, write_project, write_space
 
 
 class Heartbeat:
@@ -121,3 +124,91 @@ def test_a_watched_study_fills_table_and_plots(qtbot: QtBot,
     qtbot.mouseClick(panel.open_button, Qt.MouseButton.LeftButton)
     assert opened and Path(opened[0]).suffix == ".nbproj" and Path(opened[0]).is_file()
     assert panel.table.item(0, 2).text() == "2"
+
+
+# -- watching a study in another storage ------------------------------------------------------
+REMOTE_SPACE = {"parameters": {"lr": {"low": 1e-3, "high": 0.1, "log": True}},
+                "search": {"method": "random"}}
+
+
+def _remote_study(tmp_path: Path) -> str:
+    """A study in a second SQLite file, made as ``netbuilder sweep`` makes one; its URL."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    project = Project(small_graph(), {"dataset": "digits", "epochs": 2, "device": "cpu"})
+    create_or_open(storage, "remote", project, REMOTE_SPACE, tmp_path / "runs")
+    return storage
+
+
+def _add_trial_elsewhere(storage: str, number: int) -> threading.Thread:
+    """A worker elsewhere (a thread with its own connection) reports a finished trial."""
+    def report() -> None:
+        study = optuna.load_study(study_name="remote", storage=storage)
+        accuracy = 0.5 + number / 10
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": 0.01 * number},
+            distributions={"lr": FloatDistribution(1e-3, 0.1, log=True)}, value=accuracy,
+            user_attrs={"curve": [{"epoch": 1, "val_acc": 0.3},
+                                  {"epoch": 2, "val_acc": accuracy}]}))
+
+    thread = threading.Thread(target=report)
+    thread.start()
+    return thread
+
+
+def test_a_study_in_another_storage_is_watched_as_its_trials_arrive(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    storage = _remote_study(tmp_path)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    panel = ExperimentsPanel(settings=settings)
+    qtbot.addWidget(panel)
+    panel.show()
+    bar = panel.watch_bar
+    qtbot.keyClicks(bar.storage_edit, storage)
+    qtbot.keyClicks(bar.study_edit, "remote")
+    qtbot.mouseClick(bar.watch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Watching 'remote'" in panel.status_label.text(),
+                    timeout=30_000)
+    assert panel.table.rowCount() == 0 and panel.timer.isActive()
+    for number in (1, 2, 3):
+        thread = _add_trial_elsewhere(storage, number)
+        qtbot.waitUntil(lambda n=number: panel.table.rowCount() == n,  # type: ignore[misc]
+                        timeout=20_000)
+        thread.join()
+    assert _states(panel) == ["complete"] * 3
+    assert panel.table.item(0, 3).text() == "0.8"  # best first
+    assert len(panel.curves.curves) == 3
+    assert "3 complete" in panel.status_label.text()
+    assert settings.value(STORAGE_KEY) == storage and settings.value(STUDY_KEY) == "remote"
+    again = ExperimentsPanel(settings=settings)
+    qtbot.addWidget(again)
+    assert again.watch_bar.storage_edit.text() == storage
+    assert again.watch_bar.study_edit.text() == "remote"
+
+
+@pytest.mark.parametrize(("url", "study", "says"), [
+    ("sqlite:///{tmp}/no/such/folder/x.db", "s", "Cannot watch: cannot reach the storage"),
+    ("postgresql://bob:secret@127.0.0.1:1/db", "s", "Cannot watch: cannot reach the storage"),
+    ("{remote}", "nope", "no study 'nope' in sqlite:///"),
+    ("not a url", "s", "Not a storage URL"),
+    ("{remote}", "", "Give the name of the study"),
+])
+def test_a_study_that_cannot_be_watched_is_one_line(qtbot: QtBot, tmp_path: Path, url: str,
+                                                   study: str, says: str) -> None:
+    remote = _remote_study(tmp_path)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    panel = ExperimentsPanel(settings=settings)
+    qtbot.addWidget(panel)
+    panel.watch_bar.storage_edit.setText(url.format(tmp=tmp_path, remote=remote))
+    panel.watch_bar.study_edit.setText(study)
+    heartbeat = Heartbeat()
+    qtbot.mouseClick(panel.watch_bar.watch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: says in panel.status_label.text(), timeout=30_000)
+    heartbeat.timer.stop()
+    text = panel.status_label.text()
+    assert "\n" not in text and "secret" not in text and "Traceback" not in text
+    assert not panel.timer.isActive() and panel.storage is None
+    assert settings.value(STORAGE_KEY) is None  # only a study that was reached is kept
+    if says.startswith("no study"):
+        assert "studies there: remote" in text
+    print(f"heartbeat worst lateness while connecting: {heartbeat.worst * 1000:.1f} ms")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -32,10 +32,11 @@ class ExperimentsDockWidget(QWidget):
     statusMessage = Signal(str)
 
     def __init__(self, project_path: Callable[[], Path | None],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("experimentsDockWidget")
         self.project_path = project_path
+        self.settings = settings
         self._panel: ExperimentsPanel | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -46,7 +47,7 @@ class ExperimentsDockWidget(QWidget):
         if self._panel is None:
             from netbuilder.ui.experiments.panel import ExperimentsPanel
 
-            self._panel = ExperimentsPanel(self.project_path, self)
+            self._panel = ExperimentsPanel(self.project_path, self, settings=self.settings)
             self._panel.openTrialRequested.connect(self.openTrialRequested)
             self._panel.statusMessage.connect(self.statusMessage)
             self._layout.addWidget(self._panel)

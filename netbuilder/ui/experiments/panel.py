@@ -4,7 +4,8 @@ The panel never runs a trial in the editor's process: Start opens the study and 
 worker processes (:class:`~netbuilder.experiments.runner.SweepRunner`) from a background
 thread; a timer then reads the study's storage — on that thread too, so the GUI thread
 only lays out the snapshot it gets back — and looks after the workers. Any study can be
-watched live, including one whose workers run on other machines (:meth:`watch`).
+watched live, including one whose workers run on other machines (:meth:`watch`, the
+"Watch a study" row): a storage that cannot be reached is one line in the status.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -52,6 +54,7 @@ from netbuilder.ui.experiments.plots import (
     ParallelCoordinates,
     ParetoPlot,
 )
+from netbuilder.ui.experiments.watch import WatchBar
 
 #: Milliseconds between looks at the study's storage.
 POLL_MS = 700
@@ -94,7 +97,7 @@ class ExperimentsPanel(QWidget):
     statusMessage = Signal(str)
 
     def __init__(self, project_path: Callable[[], Path | None] = lambda: None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("experimentsPanel")
         self.setAccessibleName("Experiments")
@@ -108,17 +111,19 @@ class ExperimentsPanel(QWidget):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="experiments")
         self._reader: ProcessPoolExecutor | None = None
         self._reading: Future[Snapshot] | None = None
+        self._reading_for: tuple[str, str] | None = None
+        self._attaching = False  # a watched study's first read is under way
         self._starting: Future[SweepRunner] | None = None
         self._jobs = 1
         self._read_when_idle = False
         self._stale: set[QWidget] = set()
-        self._build()
+        self._build(settings)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._tick)
 
     # -- layout ------------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, settings: QSettings | None) -> None:
         self.space_edit = QLineEdit()
         self.space_edit.setPlaceholderText("search space (.json)")
         self.space_edit.setObjectName("experimentSpace")
@@ -135,6 +140,9 @@ class ExperimentsPanel(QWidget):
         self.open_button.setEnabled(False)
         self.status_label = QLabel("No sweep")
         self.status_label.setObjectName("experimentStatus")
+        self.watch_bar = WatchBar(settings)
+        self.watch_bar.watchRequested.connect(self.watch)
+        self.watch_bar.problem.connect(self._say)
         bar = QHBoxLayout()
         for widget in (self.space_edit, browse, QLabel("Jobs"), self.jobs_spin,
                        self.start_button, self.stop_button, self.open_button):
@@ -161,6 +169,7 @@ class ExperimentsPanel(QWidget):
         split.setSizes([520, 480])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.watch_bar)
         layout.addWidget(self.status_label)
         layout.addWidget(split, 1)
 
@@ -194,11 +203,23 @@ class ExperimentsPanel(QWidget):
         self.timer.start()
         return True
 
-    def watch(self, storage: str, study: str) -> None:
-        """Show the study ``study`` in ``storage`` live (its workers may be anywhere)."""
+    def watch(self, storage: str, study: str) -> bool:
+        """Show the study ``study`` in ``storage`` live (its workers may be anywhere);
+        whether watching began (not while this panel's own sweep runs).
+
+        The storage is reached off the GUI thread. One that cannot be reached, or that
+        holds no such study, ends the watch with one line in the status.
+        """
+        if self.busy:
+            return self._say("A sweep is running here: stop it before watching another study")
+        self.runner = None
         self.storage, self.study_name = storage, study
+        self._attaching = True
+        self.show_snapshot(Snapshot([], [], [], set(), {}))
+        self._say(f"Connecting to {storage}…")
         self.timer.start()
         self._tick()
+        return True
 
     def stop(self) -> None:
         """Ask the workers to stop; their trials under way end as failed (stopped)."""
@@ -229,7 +250,8 @@ class ExperimentsPanel(QWidget):
             self._set_running(False)
         if self._reading is None and self.storage and self.study_name:
             self._read_when_idle = not self.busy
-            self._reading = self._executor.submit(self._read, self.storage, self.study_name)
+            self._reading_for = (self.storage, self.study_name)
+            self._reading = self._executor.submit(self._read, *self._reading_for)
         elif self._reading is not None and self._reading.done():
             self._take_snapshot(self._reading)
             self._reading = None
@@ -274,15 +296,36 @@ class ExperimentsPanel(QWidget):
         self._say(f"Sweep {self.study_name!r}: {len(self.runner.workers)} worker(s)")
 
     def _take_snapshot(self, reading: Future[Snapshot]) -> None:
+        if self._reading_for != (self.storage, self.study_name):
+            return  # read for a study no longer shown
         try:
             snapshot = reading.result()
-        except NetBuilderError as exc:
-            self._say(one_line(str(exc)))
+        except Exception as exc:  # whatever the storage raised: one line, no traceback
+            self._reading_failed(exc)
             return
+        if self._attaching and self.storage and self.study_name:
+            self._attaching = False
+            self.snapshot = None  # lay it out even when it looks like the cleared one
+            self.watch_bar.remember(self.storage, self.study_name)
         self.show_snapshot(snapshot)
         if self.runner is not None and self._read_when_idle:  # read after the last worker
             self.timer.stop()
             self._say(f"Sweep ended: {self._summary(snapshot)}")
+
+    def _reading_failed(self, exc: Exception) -> None:
+        """Say why the study could not be read; a watch that never reached it ends."""
+        if isinstance(exc, BrokenProcessPool):  # the reader process died: a new one next
+            self._reader = None
+        reason = one_line(str(exc)) if isinstance(exc, NetBuilderError) else \
+            f"{type(exc).__name__}: {one_line(str(exc))}"
+        if not self._attaching:
+            self._say(reason)
+            return
+        self._attaching = False
+        self.storage = self.study_name = None
+        if not self.busy:
+            self.timer.stop()
+        self._say(f"Cannot watch: {reason}")
 
     # -- showing -----------------------------------------------------------------------------
     def show_snapshot(self, snapshot: Snapshot) -> None:
@@ -295,8 +338,11 @@ class ExperimentsPanel(QWidget):
         self._stale = {self.parallel, self.importance, self.pareto}
         self._selection_changed()
         self._show_tab()
-        if self.runner is None or self.busy:
+        if self.busy:
             self.status_label.setText(self._summary(snapshot))
+        elif self.runner is None and self.study_name and not self._attaching:
+            self.status_label.setText(f"Watching {self.study_name!r}: "
+                                      f"{self._summary(snapshot)}")
 
     def _show_tab(self) -> None:
         """Redraw the plot on show when the study moved on (hidden plots wait)."""
