@@ -69,10 +69,10 @@ class LayerScaleSpec(BlockSpec):
 
         from netbuilder.blocks.convnext_modules import LayerScale
 
-        batched = (1, *inputs[0])
+        batched, dim = (1, *inputs[0]), int(params["dim"])
         # torch itself refuses a dimension out of range
-        features = torch.empty(batched, device="meta").size(params["dim"])
-        index = params["dim"] % len(batched)
+        features = torch.empty(batched, device="meta").size(dim)
+        index = dim % len(batched)
         return LayerScale(features, len(batched) - 1 - index, params["init_value"])
 
 
