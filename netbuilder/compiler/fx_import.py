@@ -34,7 +34,14 @@ from netbuilder.compiler.module_map import (
     convert_module,
     module_kind,
 )
-from netbuilder.compiler.op_map import FullShape, OpCall, convert_call, function_kind
+from netbuilder.compiler.op_map import (
+    FullShape,
+    OpCall,
+    convert_call,
+    convert_split,
+    function_kind,
+    is_split,
+)
 from netbuilder.compiler.opaque_import import OpaqueCall, OpaqueWriter, keeps_as_opaque
 from netbuilder.compiler.verify import reproduces
 from netbuilder.core.errors import GraphError
@@ -261,6 +268,8 @@ class Plan:
         unmapped: Everything that cannot be imported.
         opaque: For each call kept as an opaque node: its local module and tensor names →
             the model's module names and ``state_dict`` keys.
+        ports: For each call with several results (a chunk): the traced nodes taking its
+            parts (``getitem``) → the output port of its block each part is on.
     """
 
     calls: dict[fx.Node, tuple[BlockCall, ...]] = field(default_factory=dict)
@@ -268,6 +277,7 @@ class Plan:
     modules: dict[fx.Node, str] = field(default_factory=dict)
     unmapped: list[Unmapped] = field(default_factory=list)
     opaque: dict[fx.Node, dict[str, str]] = field(default_factory=dict)
+    ports: dict[fx.Node, dict[fx.Node, str]] = field(default_factory=dict)
 
 
 def live_nodes(graph: fx.Graph) -> list[fx.Node]:
@@ -302,6 +312,7 @@ class Classifier:
         self._reported: set[fx.Node] = set()
         self._from_input: set[fx.Node] = set()
         self._inlined: set[fx.Node] = set()
+        self._parts: set[fx.Node] = set()
         self._opaque = OpaqueWriter(model, self.is_value)
 
     def is_value(self, node: fx.Node) -> bool:
@@ -326,8 +337,12 @@ class Classifier:
                     self._unmapped(node.name, "input", "a second input (one is supported)")
             elif node.op == "output":
                 self._check_output(node)
+            elif node in self._parts:
+                continue  # a part of a split, on one of its ports
             elif self.is_value(node):
                 self._classify_call(node, uses[str(node.target)])
+            elif is_split(node) and node in self._from_input:
+                self._split_call(node)
         self._check_values(live)
         self._check_side_effects(set(live))
         return self.plan
@@ -351,6 +366,17 @@ class Classifier:
                 self._failed(node, str(error))  # untraceable, or shared weights
             else:
                 self._keep_opaque(node, error)
+
+    def _split_call(self, node: fx.Node) -> None:
+        """A chunk or split whose parts are taken by index: one ``split`` block whose ports
+        feed the parts' users. Otherwise each part taken becomes an opaque call of its own."""
+        try:
+            mapped, ports = convert_split(OpCall(node, self.shapes))
+            self._accept(node, mapped.steps, mapped.inputs)
+        except (Unsupported, TypeError, ValueError, AttributeError):
+            return
+        self.plan.ports[node] = ports
+        self._parts.update(ports)
 
     def _keep_opaque(self, node: fx.Node, why: Exception) -> None:
         """Keep ``node`` as an opaque node (reported with ``why`` when even that fails)."""

@@ -148,6 +148,8 @@ class GraphBuilder:
         if node in self.plan.opaque:
             self.opaque_paths[".".join((*level.names, last.name))] = self.plan.opaque[node]
         self._provide(level, node, (last.id, "out"))
+        for part, port in self.plan.ports.get(node, {}).items():  # the parts of a split
+            self._provide(level, part, (last.id, port))
 
     def _module_name(self, level: Level, node: fx.Node) -> str:
         """The module's attribute name within its level (numbered on a repeated call)."""

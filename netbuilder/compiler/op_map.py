@@ -6,8 +6,10 @@ the function object, and :data:`METHOD_CONVERTERS` (``x.view``, ``x.mean``...) k
 the method name. A converter gets an :class:`OpCall` (the ``torch.fx`` node and the shapes
 the traced model produced) and returns a :class:`Mapped`: the blocks to chain and the
 tensors that feed the first one, in order. Calls whose meaning depends on values a graph
-cannot hold (constants added to a tensor, reshapes other than flattening...) raise
-:class:`~netbuilder.compiler.module_map.Unsupported`.
+cannot hold (constants added to a tensor, reshapes of the batch...) raise
+:class:`~netbuilder.compiler.module_map.Unsupported`. A chunk or split call is converted
+apart (:func:`convert_split`): its result is a tuple, whose parts become the output ports of
+one ``split`` block.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx
 
+from netbuilder.blocks.shape_ops import chunk_sizes
 from netbuilder.compiler.module_map import BlockCall, Unsupported, output_size, upsample_call
 
 #: A batch-ful shape (``(N, C, H, W)``), or None for a value that is not a tensor.
@@ -161,24 +164,47 @@ def flatten_span(before: Sequence[int], after: Sequence[int]) -> tuple[int, int]
     return None
 
 
-def _reshape_to(call: OpCall, source: fx.Node) -> Mapped:
+def _reshape_to(call: OpCall, source: fx.Node, sizes: Sequence[Any]) -> Mapped:
+    """An identity, a flatten where one does it, else a reshape of each sample to sizes
+    given as constants (``x.view(x.size(0), 3, -1)``)."""
     before, after = call.shape(source), call.out_shape
     if before == after:
         return _one("identity", source, "reshape")
     span = flatten_span(before, after)
-    if span is None:
-        raise Unsupported(f"reshapes {tuple(before[1:])} to {tuple(after[1:])} "
-                          "(only flattening has a block)")
-    end = -1 if span[1] == len(before) - 1 else span[1]
-    return _one("flatten", source, "flatten", start_dim=span[0], end_dim=end)
+    if span is not None:
+        end = -1 if span[1] == len(before) - 1 else span[1]
+        return _one("flatten", source, "flatten", start_dim=span[0], end_dim=end)
+    return _one("reshape", source, "reshape", shape=_sample_shape(before, after, sizes))
+
+
+def _sample_shape(before: Sequence[int], after: Sequence[int], sizes: Sequence[Any]) -> str:
+    """The ``shape`` of a reshape block for a call reshaping ``before`` to ``after`` with
+    ``sizes``: the sizes after the batch, which must be constants (-1 kept), so that the
+    block computes the same at every input size.
+
+    Raises:
+        Unsupported: when the batch is not kept, or a size is computed from the input.
+    """
+    if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+        sizes = sizes[0]
+    batch, *rest = sizes or (None,)
+    if len(after) < 2 or after[0] != before[0] or \
+            not (isinstance(batch, fx.Node) or (batch == -1 and -1 not in rest)):
+        raise Unsupported(f"reshapes {tuple(before)} to {tuple(after)}: the batch dimension "
+                          "is not kept")
+    if not rest or not all(isinstance(s, int) and not isinstance(s, bool) for s in rest):
+        raise Unsupported("reshapes to sizes computed from the input (only constant sizes "
+                          "have a block)")
+    return ", ".join(map(str, rest))
 
 
 def _view_method(call: OpCall) -> Mapped:
-    return _reshape_to(call, call.tensor(call.node.args[0]))
+    return _reshape_to(call, call.tensor(call.node.args[0]), call.node.args[1:])
 
 
 def _reshape_function(call: OpCall) -> Mapped:
-    return _reshape_to(call, call.tensor(call.bind(("input", "shape"))["input"]))
+    values = call.bind(("input", "shape"))
+    return _reshape_to(call, call.tensor(values["input"]), (values["shape"],))
 
 
 def _mean(names: tuple[str, ...]) -> OpConverter:
@@ -195,6 +221,79 @@ def _mean(names: tuple[str, ...]) -> OpConverter:
         steps = (pool,) if values["keepdim"] else (pool, BlockCall("flatten", {}, "flatten"))
         return Mapped(steps, (source,))
     return convert
+
+
+# -- splits ---------------------------------------------------------------------------------
+#: Argument names of the calls that cut a tensor into a tuple of parts.
+_SPLIT_METHODS = {"chunk": ("self", "chunks", "dim"), "split": ("self", "split_size", "dim")}
+_SPLIT_FUNCTIONS: dict[Callable[..., Any], tuple[str, str, str]] = {
+    torch.chunk: ("input", "chunks", "dim"),
+    torch.split: ("tensor", "split_size_or_sections", "dim")}
+
+
+def _split_names(node: fx.Node) -> tuple[str, str, str] | None:
+    if node.op == "call_method":
+        return _SPLIT_METHODS.get(str(node.target))
+    if node.op == "call_function":
+        return _SPLIT_FUNCTIONS.get(node.target)  # type: ignore[call-overload]
+    return None
+
+
+def is_split(node: fx.Node) -> bool:
+    """Whether ``node`` is ``x.chunk``, ``x.split``, ``torch.chunk`` or ``torch.split``."""
+    return _split_names(node) is not None
+
+
+def _part_sizes(cut: Any, length: int, chunks: bool) -> list[int]:
+    """The lengths of the parts a chunk or split call cuts ``length`` into."""
+    if isinstance(cut, (list, tuple)):
+        sizes = list(cut)
+        if not all(isinstance(s, int) and s > 0 for s in sizes) or sum(sizes) != length:
+            raise Unsupported(f"sizes {cut} do not cut {length} into non-empty parts")
+        return sizes
+    if isinstance(cut, bool) or not isinstance(cut, int) or cut < 1:
+        raise Unsupported(f"{cut!r} parts")
+    if chunks:
+        return chunk_sizes(length, cut)
+    return [min(cut, length - start) for start in range(0, length, cut)]
+
+
+def convert_split(call: OpCall) -> tuple[Mapped, dict[fx.Node, str]]:
+    """One ``split`` block for a chunk or split call, and the port each part taken is on.
+
+    Every use of the result must take one part by a constant index (``a, b = x.chunk(2,
+    1)`` traces to ``getitem`` calls): ``{getitem node: "out0", ...}``.
+
+    Raises:
+        Unsupported: for another use of the parts, a cut of the batch or into one part.
+    """
+    names = _split_names(call.node)
+    if names is None:
+        raise Unsupported("not a chunk or split call")
+    values = call.bind(names, dim=0)
+    source = call.tensor(values[names[0]])
+    shape = call.shape(source)
+    length = shape[_axis(values["dim"], len(shape))]
+    sizes = _part_sizes(values[names[1]], length, names[1] == "chunks")
+    if len(sizes) < 2:
+        raise Unsupported("cuts the tensor into one part")
+    ports = {user: f"out{_part_index(user, len(sizes))}" for user in call.node.users}
+    params: dict[str, Any] = {"dim": values["dim"]}
+    if names[1] == "chunks" and len(sizes) == values["chunks"]:
+        params["chunks"] = len(sizes)
+    else:
+        params["sizes"] = ", ".join(map(str, sizes))
+    return Mapped((BlockCall("split", params, "split"),), (source,)), ports
+
+
+def _part_index(user: fx.Node, count: int) -> int:
+    """The index of the part ``user`` takes (``parts[1]``), counted from 0."""
+    index = user.args[1] if len(user.args) == 2 else None
+    if user.op != "call_function" or user.target is not operator.getitem or user.kwargs \
+            or isinstance(index, bool) or not isinstance(index, int) \
+            or not -count <= index < count:
+        raise Unsupported(f"{user.name} uses the parts other than by taking one by index")
+    return index % count
 
 
 # -- activations --------------------------------------------------------------------------

@@ -431,7 +431,7 @@ def test_options_no_block_has_keep_the_module_as_an_opaque_node(
 
 @pytest.mark.parametrize(("call", "target"), [
     (lambda x: x + 1, "_operator:add"),
-    (lambda x: x.view(x.size(0), 3, -1), "torch:Tensor.view"),
+    (lambda x: x.transpose(2, 3).contiguous(), "torch:Tensor.transpose"),
     (lambda x: torch.roll(x.permute(0, 1, 3, 2), 1), "torch:roll"),
     (lambda x: F.pad(x, (1, 1)), "torch.nn.functional:pad"),
     (lambda x: F.max_pool2d(x, 2, return_indices=True)[0], "_operator:getitem"),
