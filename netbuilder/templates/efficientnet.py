@@ -22,7 +22,6 @@ from netbuilder.templates.mobilenet import head, pooled_head
 
 PAPER = ("Tan & Le (2019). EfficientNet: rethinking model scaling for convolutional neural "
          "networks. ICML")
-_SILU = dict(activation="silu")
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def block_params(stage: Stage, index: int, drop_prob: float) -> dict[str, object
                 expand_ratio=float(stage.expand_ratio), kernel_size=stage.kernel,
                 stride=stage.stride if index == 0 else 1,
                 squeeze_channels=max(1, in_channels // 4), se_activation="silu",
-                stochastic_depth_prob=drop_prob, **_SILU)
+                stochastic_depth_prob=drop_prob, activation="silu")
 
 
 def features(body: Graph, x: Node, stages: tuple[Stage, ...],
@@ -71,7 +70,7 @@ def features(body: Graph, x: Node, stages: tuple[Stage, ...],
     ``stochastic_depth_prob · k / K``, as torchvision.
     """
     last = chain(body, x, [("conv_bn_act", "0", dict(out_channels=stages[0].in_channels,
-                                                     stride=2, **_SILU))])
+                                                     stride=2, activation="silu"))])
     total, done = sum(stage.blocks for stage in stages), 0
     for number, stage in enumerate(stages, start=1):
         steps: list[Step] = []
@@ -81,7 +80,8 @@ def features(body: Graph, x: Node, stages: tuple[Stage, ...],
         done += stage.blocks
         last = group_of(body, last, str(number), steps)
     return body.add("conv_bn_act", str(len(stages) + 1), after=last,
-                    out_channels=4 * stages[-1].out_channels, kernel_size=1, **_SILU)
+                    out_channels=4 * stages[-1].out_channels, kernel_size=1,
+                    activation="silu")
 
 
 @register_template(
