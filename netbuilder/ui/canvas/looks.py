@@ -238,6 +238,9 @@ def describe(graph: Graph, node: Node, analysis: Analysis,
     if shape is None and info is not None and node.type in (OUTPUT, GROUP_OUTPUT) \
             and info.inputs:
         shape = info.inputs[0]
+    shown = "" if shape is None else format_shape(shape)
+    if info is not None and node.body is None and len(set(info.outputs.values())) > 1:
+        shown = " | ".join(map(format_shape, info.outputs.values()))  # a split's parts
     label = _label(graph, node)
     params = _count(info.params, "params") if info is not None else ""
     macs = _count(info.macs, "MACs") if info is not None else ""
@@ -248,7 +251,7 @@ def describe(graph: Graph, node: Node, analysis: Analysis,
     group = node.body is not None
     return NodeLook(
         name=node.name, title=spec.title, family=spec.family, label=label,
-        shape="" if shape is None else format_shape(shape), params=params, macs=macs,
+        shape=shown, params=params, macs=macs,
         inputs=inputs, outputs=outputs,
         compact=node.type in _IO or not (label or params or macs or group),
         group=group, frozen=node.frozen,
