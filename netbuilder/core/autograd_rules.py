@@ -29,8 +29,8 @@ SAVES_OUTPUT = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax"})
 #: Blocks whose backward pass reads their own output when they run in place (the input
 #: is gone); out of place they read their input.
 SAVES_OUTPUT_IN_PLACE = frozenset({"leaky_relu", "elu"})
-#: Blocks that return the very tensor they are given (``flatten``: a view of it).
-ALIASES = frozenset({"identity", "flatten"})
+#: Blocks that return the very tensor they are given (``flatten``, ``token_select``: a view).
+ALIASES = frozenset({"identity", "flatten", "token_select"})
 #: Blocks that return their input unchanged in evaluation (and when ``p`` is 0).
 EVAL_ALIASES = frozenset({"dropout", "dropout2d", "stochastic_depth"})
 

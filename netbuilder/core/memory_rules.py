@@ -25,8 +25,8 @@ from typing import Any
 Shape = tuple[int, ...]
 
 #: Blocks whose result is their input tensor (a view or the very tensor).
-ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "output", "group_output",
-                          "group_input"})
+ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "token_select", "output",
+                          "group_output", "group_input"})
 #: Blocks CUDA autocast runs in float32 (its fp32 list): they cast a half input up. CPU
 #: autocast runs them in the input's precision (measured: torch 2.14, bfloat16).
 FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "layernorm2d",

@@ -263,3 +263,23 @@ def test_a_vit_of_blocks_exports_as_python_source_with_the_same_weights() -> Non
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(exported(x), compiled(x), atol=1e-6)
+
+
+def _token_then_relu(inplace: bool) -> Graph:
+    graph = Graph()
+    x = graph.add("input", "input", shape=(6, 8))
+    graph.chain(("linear", "fc0", {"out_features": 8}), "sigmoid", "token_select",
+                ("relu", "act", {"inplace": inplace}), ("linear", "fc", {"out_features": 3}),
+                "output", after=x)
+    return graph
+
+
+def test_an_in_place_block_after_a_selected_token_is_flagged_as_torch_fails() -> None:
+    """``token_select`` returns a view: overwriting it overwrites the sequence it reads."""
+    errors = [issue.message for issue in analyze(_token_then_relu(True)).errors]
+    assert len(errors) == 1
+    assert "in-place operation would overwrite the output of sigmoid" in errors[0]
+    model = compile_graph(_token_then_relu(False)).train()
+    model.get_submodule("act").inplace = True  # what the flagged graph would compute
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        model(torch.randn(2, 6, 8)).sum().backward()

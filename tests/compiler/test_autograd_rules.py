@@ -23,7 +23,7 @@ from netbuilder.core.spec import GROUP, GROUP_INPUT, GROUP_OUTPUT, INPUT, OUTPUT
 SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "channel_pad": {"out_channels": 8, "stride": 1},
     "groupnorm": {"num_groups": 2},
-    "lrn": {"size": 3},
+    "lrn": {"size": 3}, "patch_embedding": {"patch_size": 2},
     "maxpool1d": {"kernel_size": 1}, "avgpool1d": {"kernel_size": 1},
     "maxpool3d": {"kernel_size": 1}, "avgpool3d": {"kernel_size": 1},
 }
