@@ -30,7 +30,10 @@ SAVES_OUTPUT = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax"})
 #: is gone); out of place they read their input.
 SAVES_OUTPUT_IN_PLACE = frozenset({"leaky_relu", "elu"})
 #: Blocks that return the very tensor they are given (``flatten``, ``token_select``: a view).
-ALIASES = frozenset({"identity", "flatten", "token_select"})
+ALIASES = frozenset({"identity", "flatten", "token_select", "reshape"})
+#: Blocks whose outputs are views made by one call returning several (``torch.chunk``):
+#: torch refuses to change them in place.
+MULTI_VIEWS = frozenset({"split"})
 #: Blocks that return their input unchanged in evaluation (and when ``p`` is 0).
 EVAL_ALIASES = frozenset({"dropout", "dropout2d", "stochastic_depth"})
 
@@ -94,6 +97,9 @@ def overwrite_problem(graph: Graph, edge: Edge) -> Overwrite | None:
         source, readers = value.source, value.other_readers()
         if source.type == INPUT:
             return Overwrite(f"the input {source.name}", (source.id,))
+        if source.type in MULTI_VIEWS:
+            return Overwrite(f"a part of {source.name}, a view that torch does not let an "
+                             "in-place operation change", (source.id,))
         if readers:
             names = ", ".join(dict.fromkeys(value.level.nodes[e.target].name for e in readers))
             what = f"the group input {source.name}" if source.type == GROUP_INPUT \

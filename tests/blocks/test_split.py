@@ -20,6 +20,7 @@ from netbuilder.core.errors import GraphError, ParameterValueError
 from netbuilder.core.graph import Edge, Graph, Node
 from netbuilder.core.history import History
 from netbuilder.core.serialize import Project
+from tests.compiler.test_autograd_rules import _compile_anyway
 from tests.core.toyblocks import snapshot
 
 
@@ -169,3 +170,21 @@ def test_reshape_fills_its_minus_one_and_checks_the_element_count() -> None:
     cmd.set_param(graph, reshape.id, "shape", "2, 12").redo()
     sample = torch.randn(3, 4, 3, 2)
     torch.testing.assert_close(compile_graph(graph)(sample), sample.reshape(3, 2, 12))
+
+
+def test_an_in_place_block_on_a_part_is_refused_as_torch_refuses_it() -> None:
+    graph = Graph()
+    x = graph.add("input", "x", shape=(4, 3, 3))
+    conv = graph.add("conv2d", "conv", after=x, out_channels=4, kernel_size=1)
+    split = graph.add("split", "split", after=conv)
+    relu = graph.add("relu", "act", inplace=True)
+    graph.connect(split, relu, "out1")
+    flat = graph.add("flatten", "flat", after=relu)
+    graph.add("output", after=flat)
+    (error,) = analyze(graph).errors
+    assert error.node == relu.id and "a part of split" in error.message
+    with pytest.raises(RuntimeError, match="modified inplace"):
+        _compile_anyway(graph).train()(torch.randn(2, 4, 3, 3))
+    cmd.set_param(graph, relu.id, "inplace", False).redo()
+    assert analyze(graph).ok
+    compile_graph(graph).train()(torch.randn(2, 4, 3, 3)).sum().backward()
