@@ -12,9 +12,10 @@ One module per family (:mod:`~netbuilder.blocks.basic`, :mod:`~netbuilder.blocks
 
 Conventions every block follows:
 
-* **MACs** count the multiply-accumulates of convolutions, transposed convolutions and
-  linear layers only; bias additions are not counted, and every other block (pooling,
-  normalisation, activations, merges) reports 0, as most published model tables do.
+* **MACs** count the multiply-accumulates of convolutions, transposed convolutions, linear
+  layers and attention's matrix products (:mod:`~netbuilder.blocks.transformer`) only;
+  bias additions are not counted, and every other block (pooling, normalisation,
+  activations, merges) reports 0, as most published model tables do.
 * **Parameters** are what ``module.parameters()`` yields. **Buffers** are the values of
   ``module.buffers()`` except batch norm's ``num_batches_tracked`` counter, which is
   bookkeeping rather than a stored statistic.
