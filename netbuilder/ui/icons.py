@@ -27,6 +27,7 @@ FAMILY_COLORS: dict[str, str] = {
     "Activation": "#d9622b",
     "Regularization": "#9b8f4e",
     "Merge": "#c2417d",
+    "Transformer": "#a83232",
     "Composite": "#2f9a55",
     "User blocks": "#5f6b7a",
 }
