@@ -56,7 +56,8 @@ class PatchEmbedding(nn.Module):
         self.drop = nn.Dropout(dropout)
         fan_in = in_channels * patch_size * patch_size
         nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / fan_in))
-        nn.init.zeros_(self.conv_proj.bias)
+        if self.conv_proj.bias is not None:
+            nn.init.zeros_(self.conv_proj.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """N×C×H×W images → N×(1 + patches)×hidden_dim tokens."""
