@@ -7,9 +7,11 @@ field and turns problems into :class:`Issue` objects attached to the node (and e
 causes them. A problem never stops the analysis of the rest of the graph: a node whose
 inputs are unknown is simply left without a shape.
 
-:class:`Analyzer` keeps the result of the previous pass and re-infers only nodes whose
-parameters or input shapes changed, so re-analysis after a single edit costs little more
-than walking the graph.
+:class:`Analyzer` keeps the result of the previous pass: it re-infers only nodes whose
+parameters or input shapes changed, and reuses the whole analysis of every group body that
+is unchanged and fed the same shapes (:mod:`netbuilder.core.level_records`), so
+re-analysis after a single edit inside a large network analyses only the bodies on the path
+to the edited node and those whose inputs changed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-from netbuilder.core.autograd_rules import overwrite_problem, untrained_outputs
+from netbuilder.core.autograd_rules import Overwrite, overwrite_problem, untrained_outputs
 from netbuilder.core.gc_pause import paused_gc
 from netbuilder.core.graph import Edge, Graph, Node
+from netbuilder.core.level_records import LevelRecord, PortFeed, members, unchanged_levels
 from netbuilder.core.shapes import format_shape
 from netbuilder.core.spec import (
     GROUP_INPUT,
@@ -162,34 +165,49 @@ class Analyzer:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self._cache: dict[str, tuple[_CacheKey, Inference | ShapeError]] = {}
+        self._records: dict[Graph, LevelRecord] = {}
+        self._reusable: set[Graph] = set()
+        self._visited: dict[Graph, LevelRecord] = {}
+        self._overwrites: dict[Graph, list[tuple[Edge, Overwrite | None]]] = {}
         self.result = Analysis()
 
     @paused_gc()
     def run(self) -> Analysis:
         """Analyse the whole graph and return (and keep) the result."""
         result = Analysis()
+        self._reusable = unchanged_levels(self.graph, self._records)
+        self._visited, self._overwrites = {}, {}
         self._level(self.graph, result, {}, top=True)
         self._report_untrainable(result)
-        live: set[str] = set()
-        activations = 0
-        for _graph, node in self.graph.walk():
-            live.add(node.id)
-            info = result.nodes.get(node.id)
-            if info is None:
-                continue
-            result.issues.extend(info.issues)
-            if node.body is None:
-                activations += info.activations
+        issues, activations = self._summary(self.graph, result.nodes)
+        result.issues.extend(issues)
         tops = [result.nodes[n] for n in self.graph.nodes if n in result.nodes]
         result.total_params = sum(i.params for i in tops)
         result.total_buffers = sum(i.buffers for i in tops)
         result.total_macs = sum(i.macs for i in tops)
         result.total_activations = activations
-        if len(self._cache) > len(live):
-            for stale in set(self._cache) - live:
+        if len(self._cache) > len(result.nodes):
+            for stale in set(self._cache) - result.nodes.keys():
                 del self._cache[stale]
+        self._records, self._visited, self._overwrites = self._visited, {}, {}
         self.result = result
         return result
+
+    def _summary(self, level: Graph, infos: dict[str, NodeInfo]) -> tuple[list[Issue], int]:
+        """Issues (in walk order) and layer activations of ``level`` and its bodies."""
+        issues: list[Issue] = []
+        activations = 0
+        for node in level.nodes.values():
+            info = infos.get(node.id)
+            if info is not None:
+                issues.extend(info.issues)
+                if node.body is None:
+                    activations += info.activations
+            record = None if node.body is None else self._visited.get(node.body)
+            if record is not None:
+                issues.extend(record.issues)
+                activations += record.activations
+        return issues, activations
 
     # -- one graph level ------------------------------------------------------------
     def _level(self, graph: Graph, result: Analysis,
@@ -264,16 +282,18 @@ class Analyzer:
         self._cache[node.id] = ((node.resolved, key), outcome)
         return outcome
 
-    @staticmethod
-    def _check_inplace(graph: Graph, node: Node, edges: Sequence[Edge],
+    def _check_inplace(self, graph: Graph, node: Node, edges: Sequence[Edge],
                        info: NodeInfo) -> None:
         """An in-place block may only overwrite a value nothing else needs.
 
         See :mod:`netbuilder.core.autograd_rules`: no other node reads it, and the block
-        that made it does not need it for its backward pass.
+        that made it does not need it for its backward pass. Each check is noted with its
+        level, whose record must see it again before it is reused.
         """
+        checks = self._overwrites.setdefault(graph, [])
         for edge in edges:
             problem = overwrite_problem(graph, edge)
+            checks.append((edge, problem))
             if problem is not None:
                 info.issues.append(Issue(
                     f"{_where(graph, node)}: in-place operation would overwrite "
@@ -342,7 +362,7 @@ class Analyzer:
         assert body is not None
         names = [p.name for p in graph.input_ports(node)]
         ports = {name: (shape, rf_in, jump_in) for name, shape in zip(names, info.inputs)}
-        self._level(body, result, ports)
+        result.nodes.update(self._body(body, ports).nodes)
         for child in body.nodes.values():
             sub = result.nodes.get(child.id)
             if sub is None:
@@ -354,6 +374,29 @@ class Analyzer:
             info.params += sub.params
             info.buffers += sub.buffers
             info.macs += sub.macs
+
+    def _body(self, body: Graph, ports: PortFeed) -> LevelRecord:
+        """The analysis of a group's ``body`` fed ``ports``: the last one if it holds."""
+        record = self._records.get(body)
+        if record is None or body not in self._reusable or record.ports != ports:
+            infos = Analysis()
+            self._level(body, infos, ports)
+            issues, activations = self._summary(body, infos.nodes)
+            children = [(n.body, self._visited[n.body]) for n in body.nodes.values()
+                        if n.body is not None and n.body in self._visited]
+            record = LevelRecord(ports, body.path(), members(body), list(body.edges),
+                                 infos.nodes, issues, activations,
+                                 self._overwrites.pop(body, []), children)
+            self._visited[body] = record
+        else:
+            self._visit(body, record)
+        return record
+
+    def _visit(self, body: Graph, record: LevelRecord) -> None:
+        """Note that ``body`` (and every body inside) is part of this pass."""
+        self._visited[body] = record
+        for child, nested in record.children:
+            self._visit(child, nested)
 
     # -- messages ---------------------------------------------------------------------
     def _shape_issue(self, graph: Graph, node: Node, edges: Sequence[Edge],
