@@ -69,6 +69,8 @@ def rewires_for_params(graph: Graph, node_id: str, resolved: Params) -> list[Rew
     loses the wires on ports that are gone: they are dropped in the same step.
     """
     node = graph.node(node_id)
+    if node.body is not None:  # a group's ports are its body's (see rewires_for_body)
+        return []
     outputs = list(graph.spec(node).output_ports(resolved))
     if outputs == list(graph.output_ports(node)):
         return []

@@ -188,3 +188,13 @@ def test_an_in_place_block_on_a_part_is_refused_as_torch_refuses_it() -> None:
     cmd.set_param(graph, relu.id, "inplace", False).redo()
     assert analyze(graph).ok
     compile_graph(graph).train()(torch.randn(2, 4, 3, 3)).sum().backward()
+
+
+def test_a_group_keeps_its_wires_when_its_parameters_are_set() -> None:
+    graph, split = split_graph()
+    relus = [graph.by_name(f"relu{i}").id for i in range(2)]
+    cmd.group_nodes(graph, [split.id, *relus], name="parts").redo()
+    group = graph.by_name("parts")
+    before = list(graph.edges)
+    cmd.SetParams(graph, group.id, {}).redo()
+    assert graph.edges == before
