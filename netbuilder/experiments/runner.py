@@ -37,6 +37,18 @@ from netbuilder.experiments.study import (
 WORKER_NICE = 10
 
 
+def lower_priority(pid: int, steps: int) -> None:
+    """Make process ``pid`` (0: this one) ``steps`` nicer than this process, where the
+    operating system allows it; a process already gone is left alone."""
+    if steps <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        target = min(os.getpriority(os.PRIO_PROCESS, 0) + steps, 19)
+        os.setpriority(os.PRIO_PROCESS, pid, max(target, os.getpriority(os.PRIO_PROCESS, pid)))
+    except OSError:  # gone already, or not ours to change
+        pass
+
+
 def default_jobs(gpus: int = 0) -> int:
     """Workers to run at once: one per GPU, else one per CPU core."""
     return gpus if gpus > 0 else max(os.cpu_count() or 1, 1)
@@ -126,23 +138,26 @@ class SweepRunner:
         command = [sys.executable, "-m", "netbuilder.experiments.worker",
                    "--storage", plan.storage, "--study", plan.study,
                    "--threads", str(plan.threads), "--artifacts", str(plan.artifacts),
-                   "--index", str(index + plan.seed_offset), "--nice", str(WORKER_NICE)]
+                   "--index", str(index + plan.seed_offset)]
         if trials is not None:
             command += ["--trials", str(trials)]
         env = dict(os.environ)
         if self.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)
         # a session of their own: a Ctrl-C in the terminal reaches only this process,
-        # which then stops the workers with SIGTERM (their trials end recorded as stopped)
+        # which then stops the workers with SIGTERM (their trials end recorded as stopped);
+        # niced from their first moment, so importing torch already yields to the editor
         if self.log_dir is None:
-            return WorkerProcess(subprocess.Popen(
+            process = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"worker-{index}.log", "ab") as log:
-            return WorkerProcess(subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                                  stdout=log, stderr=log,
-                                                  start_new_session=True))
+                stderr=subprocess.DEVNULL, start_new_session=True)
+        else:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_dir / f"worker-{index}.log", "ab") as log:
+                process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                           stdout=log, stderr=log, start_new_session=True)
+        lower_priority(process.pid, WORKER_NICE)
+        return WorkerProcess(process)
 
     @property
     def running(self) -> bool:

@@ -314,13 +314,31 @@ class Snapshot:
     importance: dict[str, float]
 
 
+#: What a long-lived reader (the Experiments panel's helper process) keeps between looks:
+#: the storages it opened (connecting and checking the schema again each look costs more
+#: than the look) and the last importance of each study with the trials it was fitted on
+#: (a forest refitted only when a trial completes).
+_READER_STORAGES: dict[str, optuna.storages.BaseStorage] = {}
+_IMPORTANCE: dict[tuple[str, str], tuple[tuple[int, ...], dict[str, float]]] = {}
+
+
 def read_snapshot(storage: str, name: str, *, importance: bool = True) -> Snapshot:
     """Read a study's trials (and, with ``importance``, the parameters' importance).
 
     Raises:
         StudyError: when the storage cannot be reached or holds no such study.
     """
-    backend = open_storage(storage)
+    backend = _READER_STORAGES.get(storage) or open_storage(storage)
+    _READER_STORAGES[storage] = backend
+    try:
+        return _snapshot(backend, storage, name, importance)
+    except BaseException:
+        _READER_STORAGES.pop(storage, None)  # connect afresh next time
+        raise
+
+
+def _snapshot(backend: optuna.storages.BaseStorage, storage: str, name: str,
+              importance: bool) -> Snapshot:
     try:
         study = optuna.load_study(study_name=name, storage=backend)
     except KeyError:
@@ -328,9 +346,22 @@ def read_snapshot(storage: str, name: str, *, importance: bool = True) -> Snapsh
     objectives = list(study.user_attrs.get("objectives", ["value"]))
     space = study.user_attrs.get("space", {})
     keys = list(space.get("parameters", {})) if isinstance(space, dict) else []
-    rows = ranked([trial_row(t) for t in study.get_trials(deepcopy=False)], objectives)
-    scores = _importance(study) if importance else {}
+    trials = study.get_trials(deepcopy=False)
+    rows = ranked([trial_row(t) for t in trials], objectives)
+    scores = _importance_of(study, (storage, name), trials) if importance else {}
     return Snapshot(rows, keys, objectives, pareto_numbers(study), scores)
+
+
+def _importance_of(study: optuna.Study, key: tuple[str, str],
+                   trials: list[FrozenTrial]) -> dict[str, float]:
+    """The study's importance, refitted only when its completed trials changed."""
+    fitted_on = tuple(t.number for t in trials if t.state == TrialState.COMPLETE)
+    cached = _IMPORTANCE.get(key)
+    if cached is not None and cached[0] == fitted_on:
+        return dict(cached[1])
+    scores = _importance(study)
+    _IMPORTANCE[key] = (fitted_on, scores)
+    return dict(scores)
 
 
 def _importance(study: optuna.Study) -> dict[str, float]:

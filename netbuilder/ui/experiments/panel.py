@@ -40,6 +40,7 @@ from netbuilder.experiments.runner import (
     SweepRunner,
     default_jobs,
     fail_orphans,
+    lower_priority,
     prepare_sweep,
 )
 from netbuilder.experiments.study import (
@@ -58,6 +59,8 @@ from netbuilder.ui.experiments.watch import WatchBar
 
 #: Milliseconds between looks at the study's storage.
 POLL_MS = 700
+#: How much nicer than the editor the reader process is (the workers are nicer still).
+READER_NICE = 5
 
 
 class _NumberItem(QTableWidgetItem):
@@ -279,7 +282,8 @@ class ExperimentsPanel(QWidget):
     def _reader_pool(self) -> ProcessPoolExecutor:
         if self._reader is None:
             self._reader = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=lower_priority, initargs=(0, READER_NICE))
         return self._reader
 
     def _check_start(self) -> None:
