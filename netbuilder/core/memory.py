@@ -12,10 +12,12 @@ batch norm before it wrote, and the next convolution keeps the same tensor again
 the analysis could not give shapes to is listed in :attr:`MemoryPlan.uncosted`; the rest
 is still costed.
 
-Mixed precision follows CUDA autocast: convolutions and linear layers cast their input
-and weight to half precision (the copies are what they keep), softmax and the layer and
-group norms run in float32, everything else keeps the dtype it is given; weights,
-gradients and optimiser state stay float32.
+Mixed precision follows autocast: convolutions, linear layers and PReLU cast their input
+and weight to half precision (the copies are what they keep); on CUDA softmax and the
+layer and group norms run in float32 (CPU autocast runs them in the input's precision);
+local response norm returns float32 on both; everything else keeps the dtype it is
+given; weights, gradients and optimiser state stay float32. The per-device differences
+are in :mod:`netbuilder.core.memory_rules`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from netbuilder.core.analysis import Analysis, NodeInfo
 from netbuilder.core.graph import Graph, Node
 from netbuilder.core.memory_rules import (
     ALIAS_BLOCKS,
+    FP32_RESULT_UNDER_AUTOCAST,
     FP32_UNDER_AUTOCAST,
     HALF_UNDER_AUTOCAST,
     RuleInput,
@@ -254,7 +257,8 @@ class _Planner:
         output = self._output(node, info, known, trainable)
         items = saved_items(node.type, RuleInput(
             dict(node.resolved), info_inputs(info), info.shape,
-            tuple(v.grad for v in known), trainable, self.settings.device))
+            tuple(v.grad for v in known), trainable, self.settings.device,
+            tuple(v.item_bytes for v in known)))
         if items is None:
             self._uncosted(node, memory, f"no memory rule for block {node.type!r}")
             return
@@ -310,7 +314,7 @@ class _Planner:
             return 4
         if node.type in HALF_UNDER_AUTOCAST:
             return 2
-        if self._runs_fp32(node):
+        if self._runs_fp32(node) or node.type in FP32_RESULT_UNDER_AUTOCAST:
             return 4
         return max((v.item_bytes for v in inputs), default=4)
 

@@ -32,8 +32,15 @@ ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "token_select", "out
 FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "layernorm2d",
                                  "groupnorm"})
 #: Blocks autocast runs in half precision: they cast their input (and weight) down.
+#: ``prelu`` is on the lower-precision list that CUDA and CPU autocast share (ATen's
+#: ``AT_FORALL_LOWER_PRECISION_FP``); measured on the CPU only (torch 2.14, bfloat16).
 HALF_UNDER_AUTOCAST = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose2d",
-                                 "linear"})
+                                 "linear", "prelu"})
+#: Blocks whose result is float32 under autocast whatever their input, because an op
+#: inside them runs in float32: local response norm's ``avg_pool3d`` (CPU autocast's fp32
+#: list; measured, torch 2.14) or its ``pow`` (CUDA autocast's fp32 list; not measured
+#: here). They keep their input as it comes, uncast.
+FP32_RESULT_UNDER_AUTOCAST = frozenset({"lrn"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class RuleInput:
         trainable: Whether the node has parameters that are trained.
         device: ``"cuda"`` or ``"cpu"`` (a dropout mask is 1 byte on CUDA, the
             activation dtype on the CPU).
+        input_bytes: Per input, bytes per element as it arrives (2 for a half-precision
+            tensor under autocast); empty means 4 each.
     """
 
     params: dict[str, Any]
@@ -78,6 +87,11 @@ class RuleInput:
     input_grads: tuple[bool, ...]
     trainable: bool
     device: str
+    input_bytes: tuple[int, ...] = ()
+
+    def item_bytes(self, index: int = 0) -> int:
+        """Bytes per element of input ``index`` as it arrives."""
+        return self.input_bytes[index] if index < len(self.input_bytes) else 4
 
 
 Rule = Callable[[RuleInput], list[Saved]]
@@ -151,13 +165,21 @@ def _groupnorm(rule: RuleInput) -> list[Saved]:
 
 
 def _lrn(rule: RuleInput) -> list[Saved]:
-    """x, the padded squares (C + size − 1 channels), the pow base and the divisor."""
+    """x, the padded squares (C + size − 1 channels), the pow base and the divisor.
+
+    The padded squares are what ``avg_pool3d`` keeps: on the CPU a float32 tensor (CPU
+    autocast runs it in float32), elsewhere one of the input's dtype. The pow base and the
+    divisor have the result's dtype (float32 under autocast, see
+    :data:`FP32_RESULT_UNDER_AUTOCAST`).
+    """
     if not rule.input_grads[0]:
         return []
     shape = rule.inputs[0]
     padded = (shape[0] + rule.params["size"] - 1) * prod(shape[1:])
     numel = prod(shape)
-    return [_input(), Saved("extra", numel=padded, what="padded squares"),
+    padded_bytes = 4 if rule.device == "cpu" else rule.item_bytes(0)
+    return [_input(), Saved("extra", numel=padded, item_bytes=padded_bytes,
+                            what="padded squares"),
             Saved("extra", numel=2 * numel, what="pow base+divisor 2·x")]
 
 

@@ -202,14 +202,17 @@ def saved_bytes(module: nn.Module, batch: Tensor) -> int:
     measurement the planner's saved-for-backward figures are checked against.
     """
     state = {t.untyped_storage().data_ptr() for t in (*module.parameters(), *module.buffers())}
-    seen: dict[int, int] = {}
+    # The storages themselves are held until the count is done: a branch whose result is
+    # never used frees what it saved during the forward pass, and a later tensor could
+    # then reuse the address and go uncounted.
+    seen: dict[int, torch.UntypedStorage] = {}
 
     def pack(tensor: Tensor) -> Tensor:
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in state:
-            seen[storage.data_ptr()] = storage.nbytes()
+            seen[storage.data_ptr()] = storage
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         module(batch)
-    return sum(seen.values())
+    return sum(storage.nbytes() for storage in seen.values())
