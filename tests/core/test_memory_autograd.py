@@ -84,6 +84,24 @@ def test_random_graph_mixed_precision_saved_bytes_match_autograd(graph: Graph) -
     assert predicted == pytest.approx(measured, rel=0.05)
 
 
+@pytest.mark.parametrize("block", ["lrn", "prelu"])
+@pytest.mark.parametrize("after_conv", [True, False], ids=["half-input", "float-input"])
+def test_autocast_result_dtype_is_followed(block: str, after_conv: bool) -> None:
+    """Local response norm returns float32 under CPU autocast (its ``avg_pool3d`` runs in
+    float32) and PReLU half precision (lower-precision list): what they and the max
+    pool after them keep has that dtype. A dead branch (a batch norm whose result goes
+    nowhere) saves what it saves all the same.
+    """
+    graph = Graph()
+    x = graph.add("input", shape=(3, 9, 9))
+    source = graph.add("conv2d", after=x, out_channels=4, padding=1) if after_conv else x
+    middle = graph.add(block, after=source)
+    graph.add("batchnorm2d", "dead", after=middle)
+    graph.chain(("maxpool2d", "pool", {"kernel_size": 2}), "output", after=middle)
+    predicted, measured = predicted_and_measured(graph, precision="bf16")
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
 @pytest.mark.parametrize(("key", "inplace"), autograd_cases())
 def test_each_block_saves_what_autograd_saves(key: str, inplace: bool) -> None:
     """``input → conv → block → conv → output``: the block between two convolutions."""
