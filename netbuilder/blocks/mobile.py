@@ -343,11 +343,11 @@ FUSED_MBCONV = FusedMBConv(
          "(EfficientNetV2, Tan & Le 2021)",
     params=(
         int_param("in_channels", 24, "Channels of the input"),
-        int_param("out_channels", 24, "Channels of the output"),
+        int_param("out_channels", 48, "Channels of the output"),
         ParamSpec("expand_ratio", "float", 4.0, 0.01, 64.0,
                   help="Width inside = in_channels × expand_ratio (1: one k×k convolution)"),
         int_param("kernel_size", 3, "Kernel of the fused convolution (odd)", maximum=31),
-        int_param("stride", 1, "Stride of the fused convolution", maximum=8),
+        int_param("stride", 2, "Stride of the fused convolution", maximum=8),
         activation_param("silu"),
         _stochastic_depth_param(),
         *bn_params(),

@@ -51,7 +51,7 @@ CASES: dict[str, list[dict[str, Any]]] = {
                {"in_channels": 40, "out_channels": 40, "squeeze_channels": 10,
                 "activation": "silu", "se_activation": "silu", "stochastic_depth_prob": 0.2}],
     "fused_mbconv": [{}, {"expand_ratio": 1, "stochastic_depth_prob": 0.1},
-                     {"in_channels": 24, "out_channels": 48, "stride": 2}],
+                     {"out_channels": 24, "stride": 1, "stochastic_depth_prob": 0.1}],
 }
 
 #: Node names of the body for one case per block, and of its nested groups (by path).
@@ -68,7 +68,7 @@ NAMES: dict[str, tuple[dict[str, Any], list[str], dict[str, list[str]]]] = {
                      "multiply", "out"],
          "block.3": ["x", "0", "1", "out"]}),
     "fused_mbconv": (
-        {"in_channels": 24, "out_channels": 24, "stochastic_depth_prob": 0.1},
+        {"in_channels": 24, "out_channels": 24, "stride": 1, "stochastic_depth_prob": 0.1},
         ["x", "block", "stochastic_depth", "add", "out"],
         {"block": ["x", "0", "1", "out"], "block.1": ["x", "0", "1", "out"]}),
 }
@@ -240,9 +240,9 @@ def _references() -> list[Reference]:
         Reference("fused_mbconv", {"in_channels": 24, "out_channels": 48, "stride": 2},
                   (24, 9, 9), lambda: _fused(4, 3, 2, 24, 48, 1)),
         Reference("fused_mbconv", {"in_channels": 24, "out_channels": 24, "expand_ratio": 1,
-                                   "stochastic_depth_prob": 0.2}, (24, 6, 6),
+                                   "stride": 1, "stochastic_depth_prob": 0.2}, (24, 6, 6),
                   lambda: _fused(1, 3, 1, 24, 24, 1, drop=0.2)),
-        Reference("fused_mbconv", {"in_channels": 24, "out_channels": 24,
+        Reference("fused_mbconv", {"in_channels": 24, "out_channels": 24, "stride": 1,
                                    "stochastic_depth_prob": 0.2}, (24, 6, 6),
                   lambda: _fused(4, 3, 1, 24, 24, 1, drop=0.2)),
     ]
