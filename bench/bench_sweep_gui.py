@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import inspect
 import json
 import os
@@ -111,6 +112,20 @@ class Heartbeat:
 Call = tuple[str, float, float, float]
 
 
+def time_collections(calls: list[Call]) -> None:
+    """Record each pass of Python's cyclic garbage collector as a call ``gc genN``."""
+    began: dict[str, float] = {}
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            began["at"] = now
+        elif "at" in began:
+            calls.append((f"gc gen{info['generation']}", now, now - began.pop("at"), 0.0))
+
+    gc.callbacks.append(callback)
+
+
 def time_slots(cls: type, calls: list[Call]) -> None:
     """Wrap the panel's GUI-thread methods so each call's duration is recorded."""
     for name in TIMED:
@@ -141,6 +156,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     app = create_application()
     calls: list[Call] = []
     time_slots(ExperimentsPanel, calls)
+    time_collections(calls)
     panel = ExperimentsPanel(lambda: project)
     panel.resize(1280, 560)
     panel.show()
