@@ -27,10 +27,12 @@ Shape = tuple[int, ...]
 #: Blocks whose result is their input tensor (a view or the very tensor).
 ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "token_select", "output",
                           "group_output", "group_input"})
-#: Blocks CUDA autocast runs in float32 (its fp32 list): they cast a half input up. CPU
-#: autocast runs them in the input's precision (measured: torch 2.14, bfloat16).
+#: Blocks CUDA autocast runs in float32 (its fp32 list, ATen's ``AT_FORALL_FP32`` and
+#: ``AT_FORALL_FP32_SET_OPT_DTYPE``; upsample's ``upsample_*`` ops are on it too): they
+#: cast a half input up. CPU autocast runs them in the input's precision (measured: torch
+#: 2.14, bfloat16; the CUDA side is read from ATen's lists, not measured here).
 FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "layernorm2d",
-                                 "groupnorm"})
+                                 "groupnorm", "upsample"})
 #: Blocks autocast runs in half precision: they cast their input (and weight) down.
 #: ``prelu`` is on the lower-precision list that CUDA and CPU autocast share (ATen's
 #: ``AT_FORALL_LOWER_PRECISION_FP``); measured on the CPU only (torch 2.14, bfloat16).

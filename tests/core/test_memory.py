@@ -76,6 +76,23 @@ def test_mixed_precision_halves_activations_but_keeps_float32_state() -> None:
     assert bf16.saved < 0.75 * fp32.saved
 
 
+def test_cuda_autocast_rules_differ_from_the_cpu_ones() -> None:
+    """CUDA's fp32 list (read from ATen, not measured here): upsample returns float32, so
+    the batch norm after it keeps a float32 input; local response norm's padded squares
+    keep the input's half dtype on CUDA and are float32 on the CPU (measured there)."""
+    graph = Graph()
+    x = graph.add("input", shape=(3, 8, 8))
+    graph.chain(("conv2d", "conv", {"out_channels": 4, "padding": 1}),
+                ("upsample", "up", {}), ("batchnorm2d", "bn", {}), "output", after=x)
+    graph.chain(("lrn", "lrn", {"size": 3}), "output", after=graph.by_name("conv"))
+    cuda, cpu = (plan_of(graph, batch=2, precision="bf16", device=d) for d in ("cuda", "cpu"))
+    bn, lrn = graph.by_name("bn").id, graph.by_name("lrn").id
+    upsampled = 2 * 4 * 16 * 16
+    assert cuda.nodes[bn].saved - cpu.nodes[bn].saved == upsampled * (4 - 2)
+    padded = 2 * (4 + 3 - 1) * 8 * 8
+    assert cpu.nodes[lrn].saved - cuda.nodes[lrn].saved == padded * (4 - 2)
+
+
 def test_saved_activations_grow_with_the_batch() -> None:
     graph = small_net()
     one, eight = plan_of(graph, batch=1), plan_of(graph, batch=8)
