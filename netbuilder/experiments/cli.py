@@ -41,7 +41,9 @@ def configure_sweep(parser: argparse.ArgumentParser) -> None:
                              "existing study (with --storage and --study)")
     parser.add_argument("--space", type=Path, help="the search space (JSON)")
     parser.add_argument("--trials", type=int, help="trial budget (overrides the space's)")
-    parser.add_argument("--timeout", type=float, help="time budget in seconds")
+    parser.add_argument("--timeout", type=float,
+                        help="time budget in seconds from the launch (with `worker`: "
+                             "seconds from its start before it takes no new trial)")
     parser.add_argument("--jobs", type=int, default=1, help="trials at once (processes)")
     parser.add_argument("--storage", help="Optuna storage URL (default: SQLite beside the "
                                           "project)")
