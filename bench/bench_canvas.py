@@ -16,14 +16,16 @@ Measured offscreen, in one run:
 Targets (issue 4): load + layout + first paint < 1 s; full repaint < 16 ms at 100 % and
 zoomed out; one parameter edit < 16 ms.
 
-Imported networks (issue 15): ``--imported vit_l_16 efficientnet_v2_l regnet_y_128gf``
-adds, for each torchvision classifier named (imported first, untimed, without weights): its
-load + layout + first paint, and one parameter edit deep inside it (the first
-convolution's bias toggled) with re-analysis and repaint, as ratios to the same reference.
-Targets: < 1 s and < 16 ms.
+Imported networks (issue 15): ``--imported`` alone adds the largest torchvision
+classifiers (:data:`LARGEST`: ViT-L/16, EfficientNet-V2-L, RegNet-Y-128GF, thousands of
+nodes in hundreds of groups); ``--imported NAME ...`` the ones named. Each is imported
+first (untimed, random weights, verification skipped), then timed: its load + layout +
+first paint, and one parameter edit with re-analysis and repaint — the bias of the first
+layer (the stem's convolution) and of the convolution or linear layer halfway through the
+network, each toggled — as ratios to the same reference. Targets: < 1 s and < 16 ms.
 
 Usage: ``python bench/bench_canvas.py [--repeats 30] [--blocks N] [--screenshots DIR]
-[--imported NAME ...]``
+[--imported [NAME ...]]``
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from netbuilder.ui.canvas import GraphView
 from netbuilder.ui.canvas.view import MIN_SCALE
 
 VIEW_SIZE = (1400, 900)
+#: The largest torchvision classifiers, in nodes: what ``--imported`` alone times.
+LARGEST = ("vit_l_16", "efficientnet_v2_l", "regnet_y_128gf")
 
 
 Timing = tuple[float, float]
@@ -164,9 +168,16 @@ def imported_graph(name: str) -> Graph:
     return import_module(build(name, side), (3, small, small), name=name, verify=False).graph
 
 
-def measure_deep_edit(view: GraphView, repeats: int) -> Timing:
-    """Median of: toggle the bias of the first convolution at any depth, then repaint."""
-    level, node = next((g, n) for g, n in view.document.graph.walk() if n.type == "conv2d")
+def measure_deep_edit(view: GraphView, repeats: int, where: float = 0.0) -> Timing:
+    """Median of: toggle the bias of a convolution or linear layer at any depth, repaint.
+
+    Args:
+        view: The view of the network.
+        repeats: How many edits to time.
+        where: Which layer, as a fraction of all of them in walk order (0: the first).
+    """
+    layers = [(g, n) for g, n in view.document.graph.walk() if n.type in ("conv2d", "linear")]
+    level, node = layers[int(where * (len(layers) - 1))]
     document = view.document
     counter = iter(range(10**9))
 
@@ -187,7 +198,10 @@ def imported_rows(names: list[str], repeats: int) -> dict[str, Timing]:
         count = sum(1 for _ in graph.walk())
         load, view = measure_load(graph)
         results[f"{name} ({count} nodes): load + layout + paint"] = load
-        results[f"{name}: deep edit + re-analysis + repaint"] = measure_deep_edit(view, repeats)
+        results[f"{name}: edit stem + re-analysis + repaint"] = measure_deep_edit(
+            view, repeats)
+        results[f"{name}: edit middle layer + re-analysis + repaint"] = measure_deep_edit(
+            view, repeats, 0.5)
         view.close()
     return results
 
@@ -231,8 +245,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=0,
                         help="use a generated chain of N residual blocks instead")
     parser.add_argument("--screenshots", type=Path, default=None)
-    parser.add_argument("--imported", nargs="*", default=[], metavar="NAME",
-                        help="also time these torchvision classifiers, imported")
+    parser.add_argument("--imported", nargs="*", default=None, metavar="NAME",
+                        help="also time these torchvision classifiers, imported "
+                             f"(none named: {', '.join(LARGEST)})")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     if args.screenshots:
@@ -263,14 +278,16 @@ def main() -> None:
         view, "input", "shape", [(3, 192, 192), (3, 224, 224)], args.repeats)
     results["  then: off-screen refresh, next loop turn"] = measure_deferred(
         view, args.repeats)
-    results.update(imported_rows(args.imported, args.repeats))
+    if args.imported is not None:
+        results.update(imported_rows(args.imported or list(LARGEST), args.repeats))
     print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges; "
           f"view {VIEW_SIZE[0]}×{VIEW_SIZE[1]}; median of {args.repeats}")
-    print(f"{'':46s} {'wall ms':>9s} {'ratio':>8s} {'cpu ms':>9s} {'ratio':>8s}")
-    print(f"{'reference: repaint of an empty scene':46s} {reference[0]:9.2f} {'×1.0':>8s} "
+    width = max(46, *map(len, results))
+    print(f"{'':{width}s} {'wall ms':>9s} {'ratio':>8s} {'cpu ms':>9s} {'ratio':>8s}")
+    print(f"{'reference: repaint of an empty scene':{width}s} {reference[0]:9.2f} {'×1.0':>8s} "
           f"{reference[1]:9.2f} {'×1.0':>8s}")
     for name, (wall, cpu) in results.items():
-        print(f"{name:46s} {wall:9.2f} {'×%.1f' % (wall / reference[0]):>8s} "
+        print(f"{name:{width}s} {wall:9.2f} {'×%.1f' % (wall / reference[0]):>8s} "
               f"{cpu:9.2f} {'×%.1f' % (cpu / max(reference[1], 1e-3)):>8s}")
 
 

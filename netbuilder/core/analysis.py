@@ -178,8 +178,10 @@ class Analyzer:
         self._reusable = unchanged_levels(self.graph, self._records)
         self._visited, self._overwrites = {}, {}
         self._level(self.graph, result, {}, top=True)
-        self._report_untrainable(result)
         issues, activations = self._summary(self.graph, result.nodes)
+        if not any(i.severity == ERROR for i in (*issues, *result.issues)):
+            self._report_untrainable(result)  # it adds to the issues of the outputs
+            issues, activations = self._summary(self.graph, result.nodes)
         result.issues.extend(issues)
         tops = [result.nodes[n] for n in self.graph.nodes if n in result.nodes]
         result.total_params = sum(i.params for i in tops)
@@ -301,10 +303,7 @@ class Analyzer:
                     edge))
 
     def _report_untrainable(self, result: Analysis) -> None:
-        """Warn on outputs no trainable parameter feeds (only when nothing else is wrong)."""
-        if any(not info.ok for info in result.nodes.values()) or result.errors:
-            return
-
+        """Warn on outputs no trainable parameter feeds (called when nothing else is wrong)."""
         def trainable(node: Node) -> bool:
             info = result.nodes.get(node.id)
             return info is not None and info.params > 0

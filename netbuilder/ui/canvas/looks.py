@@ -157,11 +157,14 @@ class HeavyRule:
     def of(cls, graph: Graph, analysis: Analysis) -> HeavyRule:
         """The rule for the whole network ``graph`` belongs to, given its analysis."""
         params, macs = [], []
-        for _level, node in graph.root.walk():
-            info = analysis.nodes.get(node.id)
-            if node.body is None and info is not None:
-                params.append(info.params)
-                macs.append(info.macs)
+        levels, infos = [graph.root], analysis.nodes
+        while levels:  # every layer at any depth (a loop: faster than walk's generators)
+            for node in levels.pop().nodes.values():
+                if node.body is not None:
+                    levels.append(node.body)
+                elif (info := infos.get(node.id)) is not None:
+                    params.append(info.params)
+                    macs.append(info.macs)
         if sum(1 for p in params if p) < HEAVY_MIN_LAYERS:
             return cls()
         return cls(_top(params, analysis.total_params), _top(macs, analysis.total_macs),
