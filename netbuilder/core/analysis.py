@@ -24,7 +24,7 @@ from typing import Any
 from netbuilder.core.autograd_rules import Overwrite, overwrite_problem, untrained_outputs
 from netbuilder.core.gc_pause import paused_gc
 from netbuilder.core.graph import Edge, Graph, Node
-from netbuilder.core.level_records import LevelRecord, PortFeed, members, unchanged_levels
+from netbuilder.core.level_records import LevelRecord, PortFeed, members, still_holds
 from netbuilder.core.shapes import format_shape
 from netbuilder.core.spec import (
     GROUP_INPUT,
@@ -166,7 +166,6 @@ class Analyzer:
         self.graph = graph
         self._cache: dict[str, tuple[_CacheKey, Inference | ShapeError]] = {}
         self._records: dict[Graph, LevelRecord] = {}
-        self._reusable: set[Graph] = set()
         self._visited: dict[Graph, LevelRecord] = {}
         self._overwrites: dict[Graph, list[tuple[Edge, Overwrite | None]]] = {}
         self.result = Analysis()
@@ -175,7 +174,6 @@ class Analyzer:
     def run(self) -> Analysis:
         """Analyse the whole graph and return (and keep) the result."""
         result = Analysis()
-        self._reusable = unchanged_levels(self.graph, self._records)
         self._visited, self._overwrites = {}, {}
         self._level(self.graph, result, {}, top=True)
         issues, activations = self._summary(self.graph, result.nodes)
@@ -377,7 +375,8 @@ class Analyzer:
     def _body(self, body: Graph, ports: PortFeed) -> LevelRecord:
         """The analysis of a group's ``body`` fed ``ports``: the last one if it holds."""
         record = self._records.get(body)
-        if record is None or body not in self._reusable or record.ports != ports:
+        if record is None or record.ports != ports or not still_holds(body, record,
+                                                                      body.path()):
             infos = Analysis()
             self._level(body, infos, ports)
             issues, activations = self._summary(body, infos.nodes)

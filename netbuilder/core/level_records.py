@@ -90,25 +90,8 @@ class LevelRecord:
                         for edge, found in self.overwrites))
 
 
-def unchanged_levels(root: Graph, records: dict[Graph, LevelRecord]) -> set[Graph]:
-    """The bodies below ``root`` whose records still hold, nested bodies included."""
-    unchanged: set[Graph] = set()
-    if records:
-        for node in root.nodes.values():
-            if node.body is not None:
-                _check(node.body, (node.name,), records, unchanged)
-    return unchanged
-
-
-def _check(level: Graph, path: tuple[str, ...], records: dict[Graph, LevelRecord],
-           unchanged: set[Graph]) -> bool:
-    """Add ``level`` and its unchanged nested bodies to ``unchanged``; whether it is."""
-    same = True
-    for node in level.nodes.values():
-        if node.body is not None:
-            same = _check(node.body, (*path, node.name), records, unchanged) and same
-    record = records.get(level)
-    if same and record is not None and record.holds(level, path):
-        unchanged.add(level)
-        return True
-    return False
+def still_holds(level: Graph, record: LevelRecord, path: tuple[str, ...]) -> bool:
+    """Whether ``record`` still describes ``level`` (at ``path``) and every body inside."""
+    return record.holds(level, path) and all(
+        still_holds(child, nested, (*path, child.owner.name if child.owner else ""))
+        for child, nested in record.children)
