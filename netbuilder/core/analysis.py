@@ -21,10 +21,16 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-from netbuilder.core.autograd_rules import Overwrite, overwrite_problem, untrained_outputs
+from netbuilder.core.autograd_rules import overwrite_problem, untrained_outputs
 from netbuilder.core.gc_pause import paused_gc
 from netbuilder.core.graph import Edge, Graph, Node
-from netbuilder.core.level_records import LevelRecord, PortFeed, members, still_holds
+from netbuilder.core.level_records import (
+    LevelRecord,
+    OverwriteCheck,
+    PortFeed,
+    members,
+    still_holds,
+)
 from netbuilder.core.shapes import format_shape
 from netbuilder.core.spec import (
     GROUP_INPUT,
@@ -167,7 +173,7 @@ class Analyzer:
         self._cache: dict[str, tuple[_CacheKey, Inference | ShapeError]] = {}
         self._records: dict[Graph, LevelRecord] = {}
         self._visited: dict[Graph, LevelRecord] = {}
-        self._overwrites: dict[Graph, list[tuple[Edge, Overwrite | None]]] = {}
+        self._overwrites: dict[Graph, list[OverwriteCheck]] = {}
         self.result = Analysis()
 
     @paused_gc()

@@ -22,7 +22,7 @@ Anything else (a frozen flag, a position) does not enter the analysis of a body.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netbuilder.core.autograd_rules import Overwrite, overwrite_problem
 from netbuilder.core.graph import Edge, Graph, Node
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 #: What is fed to a group, per input port: shape (None when unknown), receptive field, jump.
 PortFeed = dict[str, tuple["Shape | None", int, int]]
 #: What the analysis read from one node: the node, its name, type, resolved parameters, body.
-Member = tuple[Node, str, str, dict, "Graph | None"]
+Member = tuple[Node, str, str, dict[str, Any], Graph | None]
 #: One in-place check: the wire into the in-place node, and what it found.
-OverwriteCheck = tuple[Edge, "Overwrite | None"]
+OverwriteCheck = tuple[Edge, Overwrite | None]
 
 
 def members(level: Graph) -> list[Member]:
