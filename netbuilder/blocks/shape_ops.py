@@ -71,11 +71,11 @@ class UpsampleSpec(BlockSpec):
         return f"{size} {params['mode']}"
 
     def build(self, params: Params, inputs: Sequence[Shape]) -> Any:
-        """``torch.nn.Upsample`` (``align_corners`` only for bilinear)."""
+        """``torch.nn.Upsample`` (``align_corners`` only for bilinear; one size for every side)."""
         size = params["size"]
         spatial = len(inputs[0]) - 1
         return torch_nn().Upsample(
-            size=None if size is None else (tuple(size) * spatial)[:spatial],
+            size=None if size is None else tuple(size) * spatial if len(size) == 1 else tuple(size),
             scale_factor=params["scale_factor"], mode=params["mode"],
             align_corners=params["align_corners"] if params["mode"] == "bilinear" else None)
 
