@@ -173,12 +173,22 @@ class MemoryPlan:
 
 @dataclass(frozen=True)
 class _Value:
-    """A tensor flowing along an edge: its storage, size and whether it has a gradient."""
+    """A tensor flowing along an edge: its storage, size and whether it has a gradient.
+
+    ``stored`` is the element count of the whole storage when the tensor is a view of part
+    of it (a split's part, one token): keeping the view keeps all of it alive.
+    """
 
     storage: str
     numel: int
     item_bytes: int
     grad: bool
+    stored: int = 0
+
+    @property
+    def kept(self) -> int:
+        """Elements kept alive while this tensor is kept."""
+        return max(self.numel, self.stored)
 
 
 class _Planner:
@@ -303,10 +313,13 @@ class _Planner:
         if node.type == INPUT:
             return self._new(node, info.shape or (), 4, grad=False)
         if inputs and (node.type in ALIAS_BLOCKS or node.resolved.get("inplace") is True):
+            # Views of the input: every output port (a split's parts) shares its storage.
             first = inputs[0]
-            alias = _Value(first.storage, prod(info.shape or ()), first.item_bytes, grad)
-            self.values[(node.id, "out")] = alias
-            return alias
+            ports = info.outputs or {"out": info.shape or ()}
+            for port, shape in ports.items():
+                self.values[(node.id, port)] = _Value(first.storage, prod(shape), first.item_bytes,
+                                                      grad, first.kept)
+            return self.values[(node.id, next(iter(ports)))]
         return self._new(node, info.shape or (), self._out_bytes(node, inputs), grad)
 
     def _out_bytes(self, node: Node, inputs: list[_Value]) -> int:
@@ -339,8 +352,8 @@ class _Planner:
         cast = self._autocast_copy(node, value)
         if cast is not None:
             value, name = cast, f"{name} cast to {8 * cast.item_bytes}-bit"
-        self._add(memory, value.storage, value.numel * value.item_bytes * batch, name,
-                  f"{batch}·{value.numel:,}·{value.item_bytes} B")
+        self._add(memory, value.storage, value.kept * value.item_bytes * batch, name,
+                  f"{batch}·{value.kept:,}·{value.item_bytes} B")
 
     def _runs_fp32(self, node: Node) -> bool:
         """Whether autocast runs ``node`` in float32 (CUDA's list; CPU autocast has none

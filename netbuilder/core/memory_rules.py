@@ -25,8 +25,8 @@ from typing import Any
 Shape = tuple[int, ...]
 
 #: Blocks whose result is their input tensor (a view or the very tensor).
-ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "token_select", "output",
-                          "group_output", "group_input"})
+ALIAS_BLOCKS = frozenset({"identity", "flatten", "permute", "token_select", "reshape", "split",
+                          "output", "group_output", "group_input"})
 #: Blocks CUDA autocast runs in float32 (its fp32 list, ATen's ``AT_FORALL_FP32`` and
 #: ``AT_FORALL_FP32_SET_OPT_DTYPE``; upsample's ``upsample_*`` ops are on it too): they
 #: cast a half input up. CPU autocast runs them in the input's precision (measured: torch

@@ -102,6 +102,27 @@ def test_autocast_result_dtype_is_followed(block: str, after_conv: bool) -> None
     assert predicted == pytest.approx(measured, rel=0.05)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_split_parts_and_reshapes_are_views_of_their_input(precision: str) -> None:
+    """A split's parts and a reshape share their input's storage: what the blocks after
+    them keep is counted once, and neither node is left uncosted."""
+    graph = Graph()
+    x = graph.add("input", shape=(4, 6, 6))
+    conv = graph.add("conv2d", after=x, out_channels=6, padding=1)
+    split = graph.add("split", after=conv, chunks=2, dim=1)
+    left = graph.add("conv2d", out_channels=3, kernel_size=1)
+    right = graph.add("sigmoid")
+    graph.connect(split.id, left.id, source_port="out0")
+    graph.connect(split.id, right.id, source_port="out1")
+    both = graph.add("multiply")
+    graph.connect(left.id, both.id)
+    graph.connect(right.id, both.id)
+    graph.chain(("reshape", "tokens", {"shape": "3, 36"}), ("linear", "fc", {"out_features": 5}),
+                "output", after=both)
+    predicted, measured = predicted_and_measured(graph, precision=precision)
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
 @pytest.mark.parametrize(("key", "inplace"), autograd_cases())
 def test_each_block_saves_what_autograd_saves(key: str, inplace: bool) -> None:
     """``input → conv → block → conv → output``: the block between two convolutions."""
