@@ -118,7 +118,9 @@ def test_no_trial_starts_after_the_time_budget(tmp_path: Path) -> None:
     launched = float(sweep.study.user_attrs["started"])
     starts = [t.datetime_start.timestamp() for t in sweep.study.get_trials()
               if t.datetime_start is not None]
-    assert starts and all(start < launched + 2.0 for start in starts)
+    # The worker decides before Optuna creates the trial and stamps its start: allow the
+    # few milliseconds between the two (seen: 10 ms on a loaded machine), not a trial.
+    assert starts and all(start < launched + 2.0 + 0.2 for start in starts)
     assert not any(t.state == TrialState.RUNNING for t in sweep.study.get_trials())
 
 
