@@ -409,6 +409,17 @@ def _permute(names: tuple[str, ...]) -> OpConverter:
     return convert
 
 
+def _getitem(call: OpCall) -> Mapped:
+    """``x[:, i]`` on a sequence of tokens (a ViT's class token) → ``token_select``."""
+    value, index = call.node.args
+    source = call.tensor(value)
+    picks_token = (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
+                   and isinstance(index[1], int) and not isinstance(index[1], bool))
+    if not picks_token or len(call.shape(source)) < 3:
+        raise Unsupported(f"index {_show(index)} is not one token of a sequence")
+    return _one("token_select", source, "getitem", index=index[1])
+
+
 # -- the tables ----------------------------------------------------------------------------
 def _function_table() -> dict[Callable[..., Any], OpConverter]:
     inplace = {"inplace": True}
@@ -438,6 +449,7 @@ def _function_table() -> dict[Callable[..., Any], OpConverter]:
                               inplace=False),
         F.mish: _unary("mish", ("input", "inplace"), ("inplace",), inplace=False),
         F.interpolate: _interpolate, torch.permute: _permute(("input",)),
+        operator.getitem: _getitem,
         torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"),
         torch.tanh: _unary("tanh"), F.tanh: _unary("tanh"),
         F.softmax: _softmax("softmax", ("input", "dim", "_stacklevel", "dtype")),

@@ -105,7 +105,8 @@ def test_a_vit_imports_with_editable_encoder_blocks(composites: bool) -> None:
     found = counts(result)
     assert found["transformer_encoder"] == (3 if composites else 0)
     assert found["multihead_attention"] == 3
-    assert found["opaque"] <= 3  # class token, position embedding, x[:, 0]
+    assert found["token_select"] == 1  # the head reads x[:, 0]
+    assert found["opaque"] <= 2  # class token, position embedding
     analysis = analyze(result.graph)
     assert analysis.total_params == sum(p.numel() for p in model.parameters())
     assert analysis.total_macs == measured_macs(model, (3, 32, 32))
@@ -117,3 +118,25 @@ def test_a_vit_imports_with_editable_encoder_blocks(composites: bool) -> None:
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(compiled.eval()(x), model(x), atol=1e-5)
+
+
+class TwoTokens(nn.Module):
+    """A head reading the first and the last token (``x[:, 0]``, ``x[:, -1]``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.first = nn.Linear(8, 3)
+        self.last = nn.Linear(8, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.proj(x)
+        return self.first(x[:, 0]) + self.last(x[:, -1]) + x[:, 1:, :3].sum(1)
+
+
+def test_one_token_taken_by_index_becomes_token_select() -> None:
+    result = import_module(TwoTokens().eval(), (5, 8))
+    assert result.max_difference is not None
+    selects = [node for _level, node in result.graph.walk() if node.type == "token_select"]
+    assert sorted(node.resolved["index"] for node in selects) == [-1, 0]
+    assert counts(result)["opaque"] == 2  # a slice of tokens (not one token) and its sum
