@@ -413,11 +413,11 @@ def _getitem(call: OpCall) -> Mapped:
     """``x[:, i]`` on a sequence of tokens (a ViT's class token) → ``token_select``."""
     value, index = call.node.args
     source = call.tensor(value)
-    picks_token = (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
-                   and isinstance(index[1], int) and not isinstance(index[1], bool))
-    if not picks_token or len(call.shape(source)) < 3:
+    token = index[1] if isinstance(index, tuple) and len(index) == 2 and \
+        index[0] == slice(None) else None
+    if not isinstance(token, int) or isinstance(token, bool) or len(call.shape(source)) < 3:
         raise Unsupported(f"index {_show(index)} is not one token of a sequence")
-    return _one("token_select", source, "getitem", index=index[1])
+    return _one("token_select", source, "getitem", index=token)
 
 
 # -- the tables ----------------------------------------------------------------------------
