@@ -57,8 +57,8 @@ class Worker:
         while not self.stopping and (trials is None or done < trials):
             if (deadline is not None and time.time() >= deadline) or self._budget_spent():
                 break
-            self._one()
-            done += 1
+            if self._one():
+                done += 1
         return done
 
     def _budget_spent(self) -> bool:
@@ -67,10 +67,24 @@ class Worker:
             return False
         return started_trials(self.sweep.study) >= budget
 
-    def _one(self) -> None:
-        """One trial through ``optimize`` (heartbeats, pruning and the grid's end work)."""
-        self.sweep.study.optimize(self.runner, n_trials=1, catch=(TrialFailed,),
-                                  gc_after_trial=True)
+    def _one(self) -> bool:
+        """One trial through ``optimize`` (heartbeats, pruning and the grid's end work).
+
+        Returns False when another worker finished the same trial first: two workers asking
+        at once may both claim one queued trial (SQLite has no row locks; seen in CI as
+        "Cannot tell a COMPLETE trial", which used to end the worker and leave its share of
+        the queue waiting). The other worker's result stands; this one goes on.
+        """
+        try:
+            self.sweep.study.optimize(self.runner, n_trials=1, catch=(TrialFailed,),
+                                      gc_after_trial=True)
+        except ValueError as error:
+            if not str(error).startswith("Cannot tell a"):
+                raise
+            print(f"netbuilder sweep worker: another worker finished this trial first "
+                  f"({one_line(str(error))}); going on", file=sys.stderr)
+            return False
+        return True
 
 
 def run_worker(storage: str, study: str, *, trials: int | None = None,

@@ -185,3 +185,26 @@ def test_pruned_trials_rank_below_completed_ones() -> None:
             row(3, "complete", 0.7), row(4, "pruned", 0.95)]
     assert [r.number for r in ranked(rows, ["val_acc"])] == [3, 1, 4, 0, 2]
     assert [r.number for r in ranked(rows, ["val_loss"])] == [1, 3, 0, 4, 2]
+
+
+def test_a_trial_another_worker_finished_first_does_not_end_the_worker(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two workers may claim one queued grid point at once; the one that tells second
+    (Optuna: "Cannot tell a COMPLETE trial") goes on with the queue instead of dying."""
+    sweep = _sweep(tmp_path, {"method": "grid"})
+    worker = Worker(sweep)
+    objective, raced = worker.runner, []
+
+    def finished_elsewhere_once(trial: optuna.Trial) -> Any:
+        if not raced:  # the other worker's tell lands first
+            raced.append(trial.number)
+            storage = sweep.study._storage
+            storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE, [0.5])
+            return 0.25
+        return objective(trial)
+
+    worker.runner = finished_elsewhere_once  # type: ignore[assignment]
+    assert worker.run() == 5  # five trials of its own; the raced one was the other's
+    assert _states(sweep.study) == [TrialState.COMPLETE] * 6
+    assert sweep.study.trials[raced[0]].values == [0.5]
+    assert "another worker finished this trial first" in capsys.readouterr().err
