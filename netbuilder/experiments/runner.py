@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -35,6 +36,10 @@ from netbuilder.experiments.study import (
 #: How much lower than the caller's the workers' CPU priority is (the editor stays smooth
 #: while every core trains).
 WORKER_NICE = 10
+
+
+#: Popen's arguments that put a worker in a process group of its own (POSIX only).
+_OWN_GROUP: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
 
 
 def lower_priority(pid: int, steps: int) -> None:
@@ -144,18 +149,21 @@ class SweepRunner:
         env = dict(os.environ)
         if self.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)
-        # a session of their own: a Ctrl-C in the terminal reaches only this process,
-        # which then stops the workers with SIGTERM (their trials end recorded as stopped);
-        # niced from their first moment, so importing torch already yields to the editor
+        # a process group of their own: a Ctrl-C in the terminal reaches only this
+        # process, which then stops the workers with SIGTERM (their trials end recorded as
+        # stopped). Not a session of their own: on Linux a new session is a new scheduler
+        # autogroup, whose nice value is not theirs, and each worker's group would get
+        # the CPU on equal terms with the editor's whatever the workers' nice value.
+        # Niced from their first moment, so importing torch already yields to the editor.
         if self.log_dir is None:
             process = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True)
+                stderr=subprocess.DEVNULL, **_OWN_GROUP)
         else:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with open(self.log_dir / f"worker-{index}.log", "ab") as log:
                 process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                           stdout=log, stderr=log, start_new_session=True)
+                                           stdout=log, stderr=log, **_OWN_GROUP)
         lower_priority(process.pid, WORKER_NICE)
         return WorkerProcess(process)
 

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from netbuilder.cli import main
 from netbuilder.core.serialize import load
-from netbuilder.experiments.runner import SweepRunner, plan_launch, shares
+from netbuilder.experiments.runner import LaunchPlan, SweepRunner, plan_launch, shares
 from netbuilder.experiments.study import FAIL_REASON, create_or_open, default_storage
 from tests.experiments.conftest import write_project, write_space
 
@@ -80,6 +80,28 @@ def test_trials_are_shared_out_evenly() -> None:
     assert shares(6, 2) == [3, 3]
     assert shares(5, 2) == [3, 2]
     assert shares(1, 4) == [1]
+
+
+@pytest.mark.skipif(not hasattr(os, "getsid"), reason="POSIX sessions and priorities")
+def test_workers_yield_the_cpu_but_not_the_terminal(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker is niced within the editor's session (on Linux a new session is a new
+    scheduler autogroup, where its nice value would not count against the editor), in a
+    process group of its own (a Ctrl-C in the terminal does not reach it)."""
+    sleeper = tmp_path / "python"
+    sleeper.write_text("#!/bin/sh\nexec sleep 30\n")
+    sleeper.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(sleeper))
+    runner = SweepRunner(plan=LaunchPlan("sqlite://", "s", tmp_path, (1,), 0, 1))
+    runner.start()
+    try:
+        pid = runner.workers[0].pid
+        assert os.getsid(pid) == os.getsid(0)
+        assert os.getpgid(pid) == pid != os.getpgid(0)
+        assert os.getpriority(os.PRIO_PROCESS, pid) > os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        runner.workers[0].process.kill()
+        runner.workers[0].process.wait()
 
 
 def test_a_bad_entry_is_refused_before_any_trial(project_file: Path,
