@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.training.callbacks import EpochEnd
+from netbuilder.ui.plotting import show_grid
 from netbuilder.ui.training.common import (
     Throttle,
     caption,
@@ -195,7 +196,7 @@ class CurvesPanel(QWidget):
         """A plot in ``column`` with its legend in the row under it (off the data)."""
         plot = self.graphics.addPlot(row=0, col=column, title=title)
         plot.setObjectName(f"curvesPlot{name.title()}")
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        show_grid(plot)
         plot.setLabel("bottom", "epoch")
         legend = PlotLegend()
         legend.setObjectName(f"curvesLegend{name.title()}")

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.ui.plotting import show_grid
 from netbuilder.ui.training.common import (
     FLAG_COLORS,
     SERIES,
@@ -217,12 +218,11 @@ class StatsPanel(QWidget):
         self.grad_plot.setYLink(self.act_plot)
         self.grad_plot.getAxis("left").setStyle(showValues=False)
         for plot in (self.act_plot, self.grad_plot):
-            plot.showGrid(x=True, alpha=0.25)
+            show_grid(plot, y=False)
             plot.getViewBox().invertY(True)
             plot.setMouseEnabled(x=True, y=False)
             plot.enableAutoRange(x=False, y=False)
             for axis in ("left", "bottom"):  # cached: an update then only redraws the bars
-                plot.getAxis(axis).setStyle(maxTickLevel=1)
                 plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.grad_plot.setXRange(math.log10(self.vanishing) - 2, math.log10(self.exploding) + 1,
                                  padding=0.02)
