@@ -185,7 +185,7 @@ def experiments_picture(folder: Path, out: Path) -> Path:
     space = json.loads(resource_path("examples", "lenet5-sweep.json").read_text())
     space["search"]["trials"] = 6
     (folder / "lenet5-sweep.json").write_text(json.dumps(space))
-    window.experiments_dock.show()
+    window.experiments_dock.toggleViewAction().trigger()  # as the View menu does
     window.resizeDocks([window.experiments_dock], [520], Qt.Orientation.Vertical)
     panel = window.experiments.panel
     panel.space_edit.setText(str(folder / "lenet5-sweep.json"))

@@ -205,6 +205,8 @@ class MainWindow(QMainWindow):
         toggle.setObjectName(f"actionToggle{name[0].upper()}{name[1:]}")
         toggle.setStatusTip(f"Show or hide the {title.lower()} panel")
         toggle.setToolTip(f"Show or hide the {title.lower()} panel")
+        # shown from the menu: in front of the docks it shares tabs with
+        toggle.triggered.connect(lambda checked: dock.raise_() if checked else None)
         self.addDockWidget(area, dock)
         return dock
 
@@ -223,6 +225,9 @@ class MainWindow(QMainWindow):
                                                  settings=self.settings)
         self.experiments_dock = self._dock("Experiments", "experimentsDock", self.experiments,
                                            Qt.DockWidgetArea.BottomDockWidgetArea)
+        # tabbed with Training: side by side, neither left room for its toolbar row, and
+        # the two asked for a window wider than 1600 px
+        self.tabifyDockWidget(self.training_dock, self.experiments_dock)
         self.experiments_dock.hide()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
                          Qt.Orientation.Horizontal)

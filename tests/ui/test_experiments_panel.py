@@ -11,12 +11,14 @@ import optuna
 import pytest
 from optuna.distributions import FloatDistribution
 from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from netbuilder.core.serialize import Project, load
 from netbuilder.experiments.study import create_or_open, default_storage
 from netbuilder.experiments.worker import Worker
 from netbuilder.ui.experiments.panel import ExperimentsPanel
+from netbuilder.ui.experiments.plots import colour
 from netbuilder.ui.experiments.watch import STORAGE_KEY, STUDY_KEY
 from tests.experiments.conftest import small_graph, write_project, write_space
 
@@ -111,6 +113,14 @@ def test_a_watched_study_fills_table_and_plots(qtbot: QtBot,
     qtbot.waitUntil(lambda: panel.table.rowCount() == 3, timeout=20_000)
     assert _states(panel) == ["complete"] * 3
     assert len(panel.curves.curves) == 3  # nothing selected: every trial's curve
+    for row in range(3):  # the table is the curves' legend
+        number = panel.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        swatch = panel.table.item(row, 0).data(Qt.ItemDataRole.DecorationRole)
+        assert swatch == QColor(colour(number))
+        assert panel.curves.curves[number].opts["pen"].color() == swatch
+    header = panel.table.horizontalHeader()
+    assert all(header.sectionSize(column) >= header.sectionSizeHint(column)
+               for column in range(panel.table.columnCount()))  # no header cut short
     panel.tabs.setCurrentWidget(panel.parallel)  # hidden plots are drawn when shown
     assert len(panel.parallel.lines) == 3
     panel.tabs.setCurrentWidget(panel.pareto)

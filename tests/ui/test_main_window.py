@@ -130,6 +130,24 @@ def test_starts_on_lenet5_with_its_nodes_totals_and_title(window: MainWindow) ->
     assert window.palette_dock.isVisible() and window.inspector_dock.isVisible()
 
 
+def test_training_and_experiments_share_the_bottom_as_tabs(
+        qtbot, make_window: Callable[..., MainWindow]) -> None:  # type: ignore[no-untyped-def]
+    """Each takes the window's width (side by side, neither toolbar row fitted and the
+    window grew past 1600 px); the one shown from the View menu comes to the front."""
+    window = make_window(size=(1600, 1000))
+    window.training.show_dock()
+    window.experiments_dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: window.experiments.panel.isVisible())
+    assert window.tabifiedDockWidgets(window.training_dock) == [window.experiments_dock]
+    assert not window.experiments_dock.visibleRegion().isEmpty()
+    assert window.training_dock.visibleRegion().isEmpty()  # behind its tab
+    assert window.width() == 1600
+    assert window.experiments_dock.width() > 1000
+    window.training_dock.toggleViewAction().trigger()  # hidden …
+    window.training_dock.toggleViewAction().trigger()  # … and shown again: in front
+    assert not window.training_dock.visibleRegion().isEmpty()
+
+
 def test_actions_have_names_shortcuts_and_tips(window: MainWindow) -> None:
     expected = {"new": "Ctrl+N", "open": "Ctrl+O", "save": "Ctrl+S", "save_as": "Ctrl+Shift+S",
                 "undo": "Ctrl+Z", "redo": "Ctrl+Shift+Z", "duplicate": "Ctrl+D",

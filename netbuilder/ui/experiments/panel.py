@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -54,11 +55,14 @@ from netbuilder.ui.experiments.plots import (
     ImportancePlot,
     ParallelCoordinates,
     ParetoPlot,
+    colour,
 )
 from netbuilder.ui.experiments.watch import WatchBar
 
 #: Milliseconds between looks at the study's storage.
 POLL_MS = 700
+#: Rows measured when the table's columns are fitted to their contents.
+RESIZE_ROWS = 100
 #: How much nicer than the editor the reader process is (the workers are nicer still).
 READER_NICE = 5
 
@@ -156,6 +160,10 @@ class ExperimentsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)  # a long note is elided, the rows stay one line
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setResizeContentsPrecision(RESIZE_ROWS)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.curves = CurvesPlot()
         self.parallel = ParallelCoordinates()
@@ -366,6 +374,10 @@ class ExperimentsPanel(QWidget):
         headers = ["#", "state", *snapshot.keys, *snapshot.objectives, "params", "MACs",
                    "note"]
         table = self.table
+        refit = (table.rowCount() != len(snapshot.rows) or table.columnCount() != len(headers)
+                 or any(table.horizontalHeaderItem(i) is None
+                        or table.horizontalHeaderItem(i).text() != h
+                        for i, h in enumerate(headers)))
         table.setSortingEnabled(False)
         table.blockSignals(True)
         table.clear()
@@ -379,13 +391,16 @@ class ExperimentsPanel(QWidget):
             for column, value in enumerate(cells):
                 text, number = _cell(value)
                 item = _NumberItem(text, number)
-                if column == 0:
+                if column == 0:  # the legend of the curves: the trial's colour
                     item.setData(Qt.ItemDataRole.UserRole, row.number)
+                    item.setData(Qt.ItemDataRole.DecorationRole, QColor(colour(row.number)))
                 table.setItem(index, column, item)
             if row.number in selected:
                 table.selectRow(index)
         table.blockSignals(False)
         table.setSortingEnabled(True)
+        if refit:  # new trials or columns: fitted once, not at every epoch a trial reports
+            table.resizeColumnsToContents()
 
     def selected_numbers(self) -> list[int]:
         """Trial numbers of the selected rows."""

@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from netbuilder.experiments.study import Snapshot, TrialRow
+from netbuilder.ui.plotting import show_grid
 
 #: Colours of trials, cycled (colour-blind safe, Okabe–Ito).
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
@@ -25,7 +26,11 @@ def colour(number: int) -> str:
 
 
 class CurvesPlot(pg.PlotWidget):
-    """Validation curves of the selected trials (all trials when none is selected)."""
+    """Validation curves of the selected trials (all trials when none is selected).
+
+    No legend over the curves: the trials table is the legend (each trial's number
+    carries its colour).
+    """
 
     def __init__(self, parent: QWidget | None = None, metric: str = "val_acc") -> None:
         super().__init__(parent=parent)
@@ -35,8 +40,7 @@ class CurvesPlot(pg.PlotWidget):
         self.setLabel("left", metric)
         self.setLabel("bottom", "epoch")
         self.getAxis("left").enableAutoSIPrefix(False)
-        self.showGrid(x=True, y=True, alpha=0.2)
-        self.addLegend(offset=(-10, 10))
+        show_grid(self, alpha=0.2)
         self.curves: dict[int, pg.PlotDataItem] = {}
 
     def show_trials(self, rows: Sequence[TrialRow]) -> None:
@@ -151,7 +155,7 @@ class ParetoPlot(pg.PlotWidget):
         self.setBackground(None)
         for side in ("left", "bottom"):
             self.getAxis(side).enableAutoSIPrefix(False)
-        self.showGrid(x=True, y=True, alpha=0.2)
+        show_grid(self, alpha=0.2)
         self.front: list[int] = []
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
