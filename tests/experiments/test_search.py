@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from netbuilder.experiments.study import (
     create_or_open,
     default_storage,
     load_sweep,
+    open_storage,
     ranked,
     started_trials,
     trial_row,
@@ -185,6 +187,33 @@ def test_pruned_trials_rank_below_completed_ones() -> None:
             row(3, "complete", 0.7), row(4, "pruned", 0.95)]
     assert [r.number for r in ranked(rows, ["val_acc"])] == [3, 1, 4, 0, 2]
     assert [r.number for r in ranked(rows, ["val_loss"])] == [1, 3, 0, 4, 2]
+
+
+def _claim(url: str, asks: int, claimed: Any) -> None:
+    """A process asking ``asks`` times for a trial of study ``r`` (queued ones first)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name="r", storage=open_storage(url))
+    claimed.put([study.ask()._trial_id for _ in range(asks)])
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_processes_asking_at_once_never_claim_one_queued_trial_twice(tmp_path: Path) -> None:
+    """SQLite has no row locks: before each transaction took the write lock at its start,
+    three processes asking together claimed 6-9 of 60 queued trials twice."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    study = optuna.create_study(study_name="r", storage=open_storage(url))
+    for x in range(60):
+        study.enqueue_trial({"x": x})
+    context = multiprocessing.get_context("spawn")
+    claimed = context.Queue()
+    processes = [context.Process(target=_claim, args=(url, 20, claimed)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    ids = [trial_id for _ in processes for trial_id in claimed.get(timeout=120)]
+    for process in processes:
+        process.join()
+    assert len(ids) == 60 and len(set(ids)) == 60
+    assert _states(study) == [TrialState.RUNNING] * 60
 
 
 def test_a_trial_another_worker_finished_first_does_not_end_the_worker(
