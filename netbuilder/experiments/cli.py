@@ -11,9 +11,11 @@ Optuna storage URL. Trials run in worker processes (``--jobs`` at once); a table
 trials, best first, and the best trial are printed at the end. A space that does not fit
 the project is refused before any trial starts, naming the entry.
 
-Exit status: 0 the sweep ran; 1 no trial completed; 2 wrong usage, a space or project that
-cannot be used, an unreachable storage, or a study that exists with another space (pass
-``--resume`` to go on with it).
+Exit status: 0 the sweep ran its budget; 1 no trial completed, or the sweep ended short —
+interrupted, a worker process died, or trials were left waiting (the table is printed all
+the same, and running the command again resumes the study); 2 wrong usage, a space or
+project that cannot be used, an unreachable storage, or a study that exists with another
+space (pass ``--resume`` to go on with it).
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def _run_worker(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from optuna.trial import TrialState
+
     from netbuilder.experiments.runner import SweepRunner, plan_launch
     from netbuilder.experiments.study import create_or_open, default_storage
 
@@ -94,13 +98,24 @@ def _sweep(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     print(f"sweep {name!r} in {storage}: {args.jobs} worker(s)", file=sys.stderr)
     runner.start()
+    short = []
     try:
         runner.wait()
     except KeyboardInterrupt:
+        short.append("interrupted")
         runner.stop()
         runner.wait()
     print(f"sweep finished in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return _print_results(sweep)
+    code = _print_results(sweep)
+    short += runner.failures()
+    waiting = len(sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if waiting:
+        short.append(f"{waiting} queued trial(s) never ran")
+    if short:
+        print(f"netbuilder sweep: the sweep ended short: {'; '.join(short)} (run the same "
+              f"command again to resume the study)", file=sys.stderr)
+        return EXIT_NO_RESULT
+    return code
 
 
 def _load_project(path: Path) -> Project:

@@ -75,6 +75,8 @@ class WorkerProcess:
 
     process: subprocess.Popen[bytes]
     reaped: bool = False
+    #: How it ended when that was not a clean exit ("was killed (SIGKILL)", ...).
+    ending: str | None = None
 
     @property
     def pid(self) -> int:
@@ -186,9 +188,14 @@ class SweepRunner:
                 continue
             worker.reaped = True
             if code != 0:
+                worker.ending = _ending(code)
                 (fail or fail_orphans)(self.plan.storage, self.plan.study, worker.pid,
-                                       _ending(code))
+                                       worker.ending)
         return not self.running
+
+    def failures(self) -> list[str]:
+        """A line for each worker reaped that did not end cleanly."""
+        return [f"worker process {w.pid} {w.ending}" for w in self.workers if w.ending]
 
     def stop(self) -> None:
         """Ask every worker to stop (their trials under way end as failed: stopped)."""

@@ -104,6 +104,24 @@ def test_workers_yield_the_cpu_but_not_the_terminal(tmp_path: Path,
         runner.workers[0].process.wait()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for Python")
+def test_a_sweep_whose_workers_die_ends_short_with_status_1(
+        project_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Workers that die at once leave the grid queued: said after the table, exit 1 (it
+    used to exit 0, as if the sweep had run)."""
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(broken))
+    space = write_space(project_file.parent, {
+        "parameters": {"lr": {"values": [SENSIBLE, SILLY]}}, "search": {"method": "grid"}})
+    assert main(["sweep", str(project_file), "--space", str(space), "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "the sweep ended short" in err and "2 queued trial(s) never ran" in err
+    assert err.count("exited with status 3") == 2
+
+
 def test_a_bad_entry_is_refused_before_any_trial(project_file: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     space = write_space(project_file.parent, {"parameters": {"c7.out_channels": {
