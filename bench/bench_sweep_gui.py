@@ -1,6 +1,7 @@
 """The GUI event loop's heartbeat while the Experiments panel runs a sweep, against idle.
 
-One process, offscreen: the Experiments panel over a copy of
+One process, offscreen: the Experiments panel (alone, or with ``--window`` in the
+editor's window at 1600×1000, its Experiments tab shown) over a copy of
 ``resources/examples/lenet5.nbproj`` and a space like
 ``resources/examples/lenet5-sweep.json`` (learning rate and both convolution widths by
 TPE, median pruning; ``--trials`` trials of ``--epochs`` epochs). A 10 ms ``QTimer``
@@ -24,7 +25,7 @@ panel adds to a tick's lateness. The load average is printed with the figures: t
 machine may be shared. Usage::
 
     python bench/bench_sweep_gui.py [--trials 8] [--jobs 2] [--epochs 3]
-        [--idle-seconds 8] [--tab-seconds 1.0]
+        [--idle-seconds 8] [--tab-seconds 1.0] [--window]
 """
 
 from __future__ import annotations
@@ -157,9 +158,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     calls: list[Call] = []
     time_slots(ExperimentsPanel, calls)
     time_collections(calls)
-    panel = ExperimentsPanel(lambda: project)
-    panel.resize(1280, 560)
-    panel.show()
+    window = None
+    if args.window:
+        window = open_window(folder, project)
+        panel = window.experiments.panel
+    else:
+        panel = ExperimentsPanel(lambda: project)
+        panel.resize(1280, 560)
+        panel.show()
     panel.space_edit.setText(str(space))
     panel.jobs_spin.setValue(args.jobs)
     heartbeat = Heartbeat()
@@ -193,8 +199,30 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     watch.start(200)
     app.exec()
     panel.shutdown()
+    if window is not None:
+        window.close()
     QApplication.processEvents()
     return figures
+
+
+def open_window(folder: Path, project: Path) -> Any:
+    """The editor at 1600×1000 on ``project`` (its settings in ``folder``), the Experiments
+    tab shown from the View menu."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from netbuilder.ui.main_window import MainWindow
+
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, recovery_dir=folder / "recovery",
+                        user_blocks_dir=folder / "blocks")
+    if not window.files.open_path(project):
+        raise SystemExit(f"cannot open {project}")
+    window.resize(1600, 1000)
+    window.show()
+    window.experiments_dock.toggleViewAction().trigger()
+    QApplication.processEvents()
+    return window
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -248,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=8.0)
+    parser.add_argument("--window", action="store_true",
+                        help="the panel in the editor's window at 1600×1000 (Experiments "
+                             "tab), not alone")
     parser.add_argument("--tab-seconds", type=float, default=1.0,
                         help="the plot tabs cycle this often in both phases (0: never)")
     args = parser.parse_args(argv)
