@@ -93,10 +93,11 @@ def _sweep(args: argparse.Namespace) -> int:
     artifacts = args.artifacts or project_file.absolute().with_name(
         f"{project_file.stem}.sweeps")
     sweep = create_or_open(storage, name, project, space, artifacts, resume=args.resume)
-    runner = SweepRunner(plan_launch(sweep, storage, args.jobs),
-                         log_dir=artifacts / name / "logs")
+    plan = plan_launch(sweep, storage, args.jobs)
+    runner = SweepRunner(plan, log_dir=artifacts / name / "logs")
     started = time.perf_counter()
-    print(f"sweep {name!r} in {storage}: {args.jobs} worker(s)", file=sys.stderr)
+    gpus = f" on GPU {', '.join(plan.devices)}" if plan.devices else ""
+    print(f"sweep {name!r} in {storage}: {args.jobs} worker(s){gpus}", file=sys.stderr)
     runner.start()
     short = []
     try:

@@ -95,6 +95,9 @@ class LaunchPlan:
         counts: Trials per worker (``None``: until the study's budget or time ends).
         seed_offset: Added to each worker's index to seed its sampler.
         threads: CPU threads per worker.
+        devices: The GPUs the workers take turns on, as ``CUDA_VISIBLE_DEVICES`` names
+            them (worker ``i`` sees only ``devices[i % len(devices)]``); empty: the
+            workers see what this process sees.
     """
 
     storage: str
@@ -103,6 +106,7 @@ class LaunchPlan:
     counts: tuple[int | None, ...]
     seed_offset: int
     threads: int
+    devices: tuple[str, ...] = ()
 
 
 def plan_launch(sweep: SweepStudy, storage: str, jobs: int) -> LaunchPlan:
@@ -119,8 +123,27 @@ def plan_launch(sweep: SweepStudy, storage: str, jobs: int) -> LaunchPlan:
         left = max(budget - done, 0)
         counts = tuple(shares(left, jobs)) if left else ()
     threads = max((os.cpu_count() or 1) // max(len(counts), 1), 1)
+    device = sweep.space.training.get("device")
+    devices = cuda_devices() if device in (None, "auto", "cuda") else ()
     # a resumed sweep's workers draw from seeds its earlier workers did not use
-    return LaunchPlan(storage, study.study_name, sweep.artifacts, counts, done, threads)
+    return LaunchPlan(storage, study.study_name, sweep.artifacts, counts, done, threads,
+                      devices)
+
+
+def cuda_devices() -> tuple[str, ...]:
+    """The GPUs this process sees, named as a child's ``CUDA_VISIBLE_DEVICES`` would name
+    them: this process's own list where it has one, else ``0``…``n-1``; none without CUDA.
+
+    Imports torch (the plan is made in the command line or the panel's helper process,
+    never in the editor's).
+    """
+    import torch
+
+    count = torch.cuda.device_count()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return tuple(name.strip() for name in visible.split(",") if name.strip())[:count]
+    return tuple(str(index) for index in range(count))
 
 
 class SweepRunner:
@@ -131,8 +154,8 @@ class SweepRunner:
         workers: The worker processes started.
     """
 
-    def __init__(self, plan: LaunchPlan, *, gpus: int = 0, log_dir: Path | None = None) -> None:
-        self.plan, self.gpus, self.log_dir = plan, gpus, log_dir
+    def __init__(self, plan: LaunchPlan, *, log_dir: Path | None = None) -> None:
+        self.plan, self.log_dir = plan, log_dir
         self.workers: list[WorkerProcess] = []
 
     def start(self) -> None:
@@ -149,8 +172,8 @@ class SweepRunner:
         if trials is not None:
             command += ["--trials", str(trials)]
         env = dict(os.environ)
-        if self.gpus > 0:
-            env["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)
+        if plan.devices:  # one GPU each, in turn
+            env["CUDA_VISIBLE_DEVICES"] = plan.devices[index % len(plan.devices)]
         # a process group of their own: a Ctrl-C in the terminal reaches only this
         # process, which then stops the workers with SIGTERM (their trials end recorded as
         # stopped). Not a session of their own: on Linux a new session is a new scheduler

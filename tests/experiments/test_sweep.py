@@ -12,10 +12,10 @@ import pytest
 from optuna.trial import TrialState
 
 from netbuilder.cli import main
-from netbuilder.core.serialize import load
+from netbuilder.core.serialize import Project, load
 from netbuilder.experiments.runner import LaunchPlan, SweepRunner, plan_launch, shares
 from netbuilder.experiments.study import FAIL_REASON, create_or_open, default_storage
-from tests.experiments.conftest import write_project, write_space
+from tests.experiments.conftest import small_graph, write_project, write_space
 
 SENSIBLE, SILLY = 0.01, 1e-6
 
@@ -102,6 +102,43 @@ def test_workers_yield_the_cpu_but_not_the_terminal(tmp_path: Path,
     finally:
         runner.workers[0].process.kill()
         runner.workers[0].process.wait()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for Python")
+@pytest.mark.parametrize(("visible", "expected"), [(None, ["0", "1", "0"]),
+                                                   ("5,7", ["5", "7", "5"])])
+def test_workers_take_turns_on_the_gpus(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, visible: str | None,
+        expected: list[str]) -> None:
+    """Three workers on two GPUs: one GPU each, in turn, named as this process sees them
+    (CUDA_VISIBLE_DEVICES, where set, maps a worker's device 0 to the right card)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    project = Project(small_graph(), {"dataset": "digits", "device": "auto"})
+    storage = default_storage(tmp_path / "small.nbproj")
+    sweep = create_or_open(storage, "gpus", project, {
+        "parameters": {"lr": {"values": [0.1, 0.01, 0.001]}}, "search": {"method": "grid"}},
+        tmp_path / "runs")
+    plan = plan_launch(sweep, storage, 3)
+    assert plan.devices == tuple(expected[:2])
+    teller = tmp_path / "python"
+    teller.write_text(f'#!/bin/sh\necho "$CUDA_VISIBLE_DEVICES" > "{tmp_path}/seen-$$"\n')
+    teller.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(teller))
+    runner = SweepRunner(plan)
+    runner.start()
+    runner.wait(0.05)
+    seen = {w.pid: (tmp_path / f"seen-{w.pid}").read_text().strip() for w in runner.workers}
+    assert [seen[w.pid] for w in runner.workers] == expected
+    cpu_sweep = create_or_open(storage, "cpu", project, {
+        "parameters": {"lr": {"values": [0.1]}}, "training": {"device": "cpu"}},
+        tmp_path / "runs")
+    assert plan_launch(cpu_sweep, storage, 2).devices == ()  # trials on the CPU
 
 
 @pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for Python")
