@@ -61,7 +61,7 @@ from netbuilder.ui.models_controller import ModelsController
 from netbuilder.ui.palette import BlockPalette, UserBlockStore
 from netbuilder.ui.recovery import Ask, Autosaver, offer_recovery
 from netbuilder.ui.status import StatusSummary
-from netbuilder.ui.training.launcher import TrainingLauncher
+from netbuilder.ui.training.launcher import DOCK_SHARE, TrainingLauncher
 
 STATE_VERSION = 1
 START_EXAMPLE = "lenet5.nbproj"
@@ -229,8 +229,19 @@ class MainWindow(QMainWindow):
         # the two asked for a window wider than 1600 px
         self.tabifyDockWidget(self.training_dock, self.experiments_dock)
         self.experiments_dock.hide()
+        for dock in (self.training_dock, self.experiments_dock):
+            dock.toggleViewAction().triggered.connect(
+                lambda checked, shown=dock: self._bottom_dock_shown(shown) if checked else None)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
                          Qt.Orientation.Horizontal)
+
+    def _bottom_dock_shown(self, dock: QDockWidget) -> None:
+        """A bottom dock shown from the View menu where none was: at the Training dock's
+        share of the window's height (Qt's default left its plots a few pixels high)."""
+        others = (self.training_dock, self.experiments_dock)
+        if dock.isFloating() or any(o.isVisible() for o in others if o is not dock):
+            return
+        self.resizeDocks([dock], [round(self.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
 
     def _make_menus(self) -> None:
         theme = QMenu("&Theme", self)

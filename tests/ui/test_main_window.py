@@ -148,6 +148,15 @@ def test_training_and_experiments_share_the_bottom_as_tabs(
     assert not window.training_dock.visibleRegion().isEmpty()
 
 
+def test_experiments_shown_alone_takes_the_training_share_of_the_height(
+        qtbot, make_window: Callable[..., MainWindow]) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(size=(1600, 1000))
+    window.experiments_dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: window.experiments.panel.isVisible())
+    assert window.experiments_dock.height() >= 0.4 * window.height()  # Qt's default: 20 %
+    assert "press Start" in window.experiments.panel.status_label.text()
+
+
 def test_actions_have_names_shortcuts_and_tips(window: MainWindow) -> None:
     expected = {"new": "Ctrl+N", "open": "Ctrl+O", "save": "Ctrl+S", "save_as": "Ctrl+Shift+S",
                 "undo": "Ctrl+Z", "redo": "Ctrl+Shift+Z", "duplicate": "Ctrl+D",

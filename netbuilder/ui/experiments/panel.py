@@ -145,7 +145,11 @@ class ExperimentsPanel(QWidget):
         self.open_button = _button("Open trial", "experimentOpenTrial", self.open_selected)
         self.stop_button.setEnabled(False)
         self.open_button.setEnabled(False)
-        self.status_label = QLabel("No sweep")
+        self.status_label = QLabel(
+            "No sweep yet: save the project, choose a search space (Space…; "
+            "resources/examples/lenet5-sweep.json sweeps LeNet-5) and press Start — "
+            "or watch a study that runs elsewhere")
+        self.status_label.setWordWrap(True)
         self.status_label.setObjectName("experimentStatus")
         self.watch_bar = WatchBar(settings)
         self.watch_bar.watchRequested.connect(self.watch)
