@@ -268,7 +268,7 @@ class _Planner:
         items = saved_items(node.type, RuleInput(
             dict(node.resolved), info_inputs(info), info.shape,
             tuple(v.grad for v in known), trainable, self.settings.device,
-            tuple(v.item_bytes for v in known)))
+            tuple(v.item_bytes for v in known), self.settings.precision != "fp32"))
         if items is None:
             self._uncosted(node, memory, f"no memory rule for block {node.type!r}")
             return
@@ -277,15 +277,25 @@ class _Planner:
         # A matrix product keeps the weight's cast copy for the input's gradient only; a
         # convolution's backward keeps input and weight whichever of them needs one.
         if any(v.grad for v in known) or (trainable and node.type != "linear"):
-            self._cast_weight(node, info, memory)
+            self._cast_weight(node, info, memory, any(v.grad for v in known))
         self._step(node, known, output, memory)
 
-    def _cast_weight(self, node: Node, info: NodeInfo, memory: NodeMemory) -> None:
+    def _cast_weight(self, node: Node, info: NodeInfo, memory: NodeMemory,
+                     input_grad: bool) -> None:
         """Autocast's half-precision copy of the weight, kept for the input gradient."""
         if self.settings.precision == "fp32" or node.type not in HALF_UNDER_AUTOCAST:
             return
-        width = node.resolved.get("out_channels", node.resolved.get("out_features", 0))
-        weight = info.params - (width if node.resolved.get("bias") else 0)
+        if node.type == "multihead_attention":
+            # the input projection's 3E² for the input's gradient, the output
+            # projection's E² for its input's, which always has one
+            embed = info_inputs(info)[0][-1]
+            weight = (4 if input_grad else 1) * embed * embed
+        elif node.type == "patch_embedding":  # the convolution's weight only
+            weight = info_inputs(info)[0][0] * node.resolved["patch_size"] ** 2 * \
+                node.resolved["hidden_dim"]
+        else:
+            width = node.resolved.get("out_channels", node.resolved.get("out_features", 0))
+            weight = info.params - (width if node.resolved.get("bias") else 0)
         if weight > 0:
             self._add(memory, f"{node.id}:weight16", 2 * weight, "weight cast to 16-bit",
                       f"{weight:,}·2 B")
@@ -325,10 +335,10 @@ class _Planner:
     def _out_bytes(self, node: Node, inputs: list[_Value]) -> int:
         if self.settings.precision == "fp32":
             return 4
-        if node.type in HALF_UNDER_AUTOCAST:
-            return 2
         if self._runs_fp32(node) or node.type in FP32_RESULT_UNDER_AUTOCAST:
             return 4
+        if node.type in HALF_UNDER_AUTOCAST:
+            return 2
         return max((v.item_bytes for v in inputs), default=4)
 
     def _new(self, node: Node, shape: Shape, item_bytes: int, grad: bool) -> _Value:

@@ -37,12 +37,14 @@ FP32_UNDER_AUTOCAST = frozenset({"softmax", "log_softmax", "layernorm", "layerno
 #: ``prelu`` is on the lower-precision list that CUDA and CPU autocast share (ATen's
 #: ``AT_FORALL_LOWER_PRECISION_FP``); measured on the CPU only (torch 2.14, bfloat16).
 HALF_UNDER_AUTOCAST = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose2d",
-                                 "linear", "prelu"})
+                                 "linear", "prelu", "multihead_attention", "patch_embedding"})
 #: Blocks whose result is float32 under autocast whatever their input, because an op
 #: inside them runs in float32: local response norm's ``avg_pool3d`` (CPU autocast's fp32
 #: list; measured, torch 2.14) or its ``pow`` (CUDA autocast's fp32 list; not measured
 #: here). They keep their input as it comes, uncast.
-FP32_RESULT_UNDER_AUTOCAST = frozenset({"lrn"})
+FP32_RESULT_UNDER_AUTOCAST = frozenset({"lrn", "patch_embedding"})
+# (a patch embedding's convolution runs in half precision, but adding the float32
+# position embedding promotes its result to float32: measured, CPU, torch 2.14)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class RuleInput:
             activation dtype on the CPU).
         input_bytes: Per input, bytes per element as it arrives (2 for a half-precision
             tensor under autocast); empty means 4 each.
+        autocast: Whether the forward pass runs under autocast.
     """
 
     params: dict[str, Any]
@@ -90,6 +93,7 @@ class RuleInput:
     trainable: bool
     device: str
     input_bytes: tuple[int, ...] = ()
+    autocast: bool = False
 
     def item_bytes(self, index: int = 0) -> int:
         """Bytes per element of input ``index`` as it arrives."""
@@ -230,6 +234,60 @@ def _multiply(rule: RuleInput) -> list[Saved]:
     return saved
 
 
+def _attention(rule: RuleInput) -> list[Saved]:
+    """``nn.MultiheadAttention`` as self-attention (``need_weights=False``, batch first).
+
+    Its input, transposed to L×N×E for the packed projection, is copied (kept for the
+    projection's weight gradient); q, k and v are views of the projection's one L·3E
+    result. Scaled dot-product attention then takes one of two paths:
+
+    * a fused kernel (CPU flash attention without dropout; on CUDA flash or memory-
+      efficient attention, dropout or not) keeps q, k, v, its result and the log-sum-exp
+      of each row (H·L, float32); the result, read back as L×N×E, is what the output
+      projection keeps (the same storage);
+    * the CPU's math path, with dropout: q and k scaled (copies), the softmax, the
+      dropout mask and the dropped weights (H·L² each) and v; the heads merged back are
+      a copy for the output projection. Under CPU autocast this path runs in float32,
+      casting q, k and v up (the half-precision projection is then not kept).
+
+    Measured on the CPU with ``saved_tensors_hooks`` (torch 2.14, float32 and bfloat16);
+    the CUDA kernels' choice is read from torch's dispatch, not measured here (memory-
+    efficient attention pads the log-sum-exp to multiples of 32 rows).
+    """
+    if not (rule.input_grads[0] or rule.trainable):
+        return []
+    tokens, features = rule.inputs[0][-2], rule.inputs[0][-1]
+    heads = rule.params["num_heads"]
+    numel = tokens * features
+    copy = Saved("extra", numel=numel, what="input copy L×N×E")
+    math = rule.device == "cpu" and rule.params.get("dropout", 0) > 0
+    if not math:
+        return [copy, Saved("extra", numel=3 * numel, what="q, k, v 3·L·E"),
+                Saved("extra", numel=heads * tokens, item_bytes=4,
+                      what=f"log-sum-exp {heads}·{tokens}"),
+                Saved("extra", numel=numel, what="attention L·E")]
+    weights = heads * tokens * tokens
+    up = 4 if rule.autocast else 0
+    qkv = ([Saved("extra", numel=3 * numel, item_bytes=4, what="q, k, v in float32")]
+           if rule.autocast else
+           [Saved("extra", numel=3 * numel, what="q, k, v 3·L·E"),
+            Saved("extra", numel=2 * numel, what="q, k scaled 2·L·E")])
+    return [copy, *qkv,
+            Saved("extra", numel=3 * weights, item_bytes=up,
+                  what=f"softmax, mask, dropped 3·{heads}·{tokens}²"),
+            Saved("extra", numel=numel, what="heads merged L·E")]
+
+
+def _patch_embedding(rule: RuleInput) -> list[Saved]:
+    """The image (the convolution's weight gradient); with dropout, its mask (the
+    tokens' dtype: float32 under autocast, see :data:`FP32_RESULT_UNDER_AUTOCAST`)."""
+    saved = [_input()] if rule.trainable else []
+    if rule.params.get("dropout", 0) > 0 and (rule.trainable or rule.input_grads[0]):
+        saved.append(Saved("extra", numel=prod(rule.output),
+                           item_bytes=1 if rule.device == "cuda" else 0, what="mask"))
+    return saved
+
+
 def _nothing(rule: RuleInput) -> list[Saved]:
     return []
 
@@ -253,6 +311,7 @@ RULES: dict[str, Rule] = {
                      *ALIAS_BLOCKS), _nothing),
     "dropout": _dropout, "dropout2d": _dropout2d, "stochastic_depth": _stochastic_depth,
     "multiply": _multiply,
+    "multihead_attention": _attention, "patch_embedding": _patch_embedding,
 }
 
 

@@ -123,6 +123,27 @@ def test_split_parts_and_reshapes_are_views_of_their_input(precision: str) -> No
     assert predicted == pytest.approx(measured, rel=0.05)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize(("dropout", "attention_dropout"), [(0.0, 0.0), (0.1, 0.0), (0.1, 0.1)])
+def test_a_small_vit_saves_what_autograd_saves(precision: str, dropout: float,
+                                               attention_dropout: float) -> None:
+    """Patch embedding, two encoder blocks (attention: the CPU's fused kernel without
+    attention dropout, its math path with it, in float32 under autocast), the class
+    token's head."""
+    graph = Graph()
+    x = graph.add("input", shape=(3, 32, 32))
+    encoder = {"hidden_dim": 32, "num_heads": 4, "mlp_dim": 64, "dropout": dropout,
+               "attention_dropout": attention_dropout}
+    graph.chain(("patch_embedding", "embed", {"patch_size": 8, "hidden_dim": 32,
+                                              "dropout": dropout}),
+                ("transformer_encoder", "encoder1", encoder),
+                ("transformer_encoder", "encoder2", encoder),
+                ("layernorm", "norm", {}), ("token_select", "cls", {}),
+                ("linear", "head", {"out_features": 10}), "output", after=x)
+    predicted, measured = predicted_and_measured(graph, precision=precision)
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
 @pytest.mark.parametrize(("key", "inplace"), autograd_cases())
 def test_each_block_saves_what_autograd_saves(key: str, inplace: bool) -> None:
     """``input → conv → block → conv → output``: the block between two convolutions."""
