@@ -363,9 +363,108 @@ def _transition(module: Any) -> BlockCall:
     return BlockCall("transition", dict(out_channels=module.conv.out_channels))
 
 
+#: Activation module class → its block key, for the composites' ``activation`` choices.
+_ACTIVATION_KEYS: dict[type[nn.Module], str] = {
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hardswish", nn.SiLU: "silu",
+    nn.Sigmoid: "sigmoid", nn.Hardsigmoid: "hardsigmoid"}
+
+
+def _activation_key(module: Any) -> str:
+    key = _ACTIVATION_KEYS.get(type(module))
+    if key is None:
+        raise Unsupported(f"activation {type(module).__name__}")
+    return key
+
+
 def _squeeze_excitation(module: Any) -> BlockCall:
-    return BlockCall("se_block", dict(channels=module.fc2.out_channels,
-                                      squeeze_channels=module.fc1.out_channels))
+    return BlockCall("se_block", dict(
+        channels=module.fc2.out_channels, squeeze_channels=module.fc1.out_channels,
+        activation=_activation_key(module.activation),
+        gate=_activation_key(module.scale_activation)))
+
+
+def _conv_norm_act(layer: Any) -> tuple[Any, Any, str]:
+    """A ``Conv2dNormActivation``'s convolution, batch norm and activation key."""
+    conv, norm, *rest = list(layer)
+    if not isinstance(conv, nn.Conv2d) or not isinstance(norm, nn.BatchNorm2d) \
+            or len(rest) > 1:
+        raise Unsupported("not a convolution, batch norm and activation")
+    return conv, norm, _activation_key(rest[0]) if rest else "none"
+
+
+def _inverted(layers: list[Any], project: Any, module: Any, layout: str) -> BlockCall:
+    """MobileNetV2/V3's ``InvertedResidual`` or EfficientNet's ``MBConv`` from its layers:
+    [expansion], depthwise, [squeeze-excitation]; ``project`` is the projection's
+    convolution."""
+    depthwise, norm, activation = _conv_norm_act(layers[1] if len(layers) > 1
+                                                 and _is_depthwise(layers[1]) else layers[0])
+    entry, _, _ = _conv_norm_act(layers[0])
+    se = next((layer for layer in layers if not isinstance(layer, nn.Sequential)), None)
+    depth = getattr(module, "stochastic_depth", None)
+    return BlockCall("mbconv", dict(
+        in_channels=entry.in_channels, out_channels=project.out_channels,
+        expand_ratio=depthwise.out_channels / entry.in_channels,
+        kernel_size=first(depthwise.kernel_size), stride=first(depthwise.stride),
+        squeeze_channels=se.fc1.out_channels if se is not None else 0,
+        activation=activation,
+        se_activation=_activation_key(se.activation) if se is not None else "relu",
+        se_gate=_activation_key(se.scale_activation) if se is not None else "sigmoid",
+        stochastic_depth_prob=float(depth.p) if depth is not None else 0.0,
+        layout=layout, eps=float(norm.eps), momentum=float(norm.momentum)))
+
+
+def _is_depthwise(layer: Any) -> bool:
+    conv = layer[0] if isinstance(layer, nn.Sequential) else None
+    return isinstance(conv, nn.Conv2d) and conv.groups == conv.in_channels > 1
+
+
+def _inverted_residual_v2(module: Any) -> BlockCall:
+    """MobileNetV2: ``conv`` = [expansion], depthwise, 1×1 convolution, batch norm."""
+    *layers, project, _norm = list(module.conv)
+    return _inverted(layers, project, module, "conv")
+
+
+def _inverted_residual_v3(module: Any) -> BlockCall:
+    """MobileNetV3 (and EfficientNet's ``MBConv``): ``block`` = [expansion], depthwise,
+    [squeeze-excitation], projection without activation."""
+    *layers, projection = list(module.block)
+    project, _, activation = _conv_norm_act(projection)
+    if activation != "none":
+        raise Unsupported("a projection with an activation")
+    return _inverted(layers, project, module, "block")
+
+
+def _fused_mbconv(module: Any) -> BlockCall:
+    """EfficientNetV2's ``FusedMBConv``: ``block`` = k×k [and 1×1 projection]."""
+    layers = list(module.block)
+    fused, norm, activation = _conv_norm_act(layers[0])
+    out = _conv_norm_act(layers[-1])[0].out_channels
+    return BlockCall("fused_mbconv", dict(
+        in_channels=fused.in_channels, out_channels=out,
+        expand_ratio=(fused.out_channels / fused.in_channels if len(layers) > 1 else 1.0),
+        kernel_size=first(fused.kernel_size), stride=first(fused.stride),
+        activation=activation, stochastic_depth_prob=float(module.stochastic_depth.p),
+        eps=float(norm.eps), momentum=float(norm.momentum)))
+
+
+#: Where a composite keeps a tensor that its torchvision module holds under another name:
+#: ConvNeXt's ``CNBlock`` holds γ as a parameter of its own (``layer_scale``), the
+#: composite's ``layer_scale`` node in a module (``layer_scale.gamma``).
+_RENAMED_STATE: dict[str, dict[str, str]] = {
+    "convnext_block": {"layer_scale": "layer_scale.gamma"}}
+
+
+def block_state_key(block: str, key: str) -> str:
+    """The ``state_dict`` key in block ``block``'s module of its source module's ``key``."""
+    return _RENAMED_STATE.get(block, {}).get(key, key)
+
+
+def _cn_block(module: Any) -> BlockCall:
+    """ConvNeXt's ``CNBlock`` (its trained γ comes with the weights)."""
+    conv = module.block[0]
+    return BlockCall("convnext_block", dict(
+        channels=conv.out_channels,
+        stochastic_depth_prob=float(module.stochastic_depth.p)))
 
 
 def _encoder_block(module: Any) -> BlockCall:
@@ -386,9 +485,10 @@ def _encoder_block(module: Any) -> BlockCall:
 def composite_converters() -> dict[type, CompositeConverter]:
     """torchvision module class → converter to the composite block with the same structure."""
     try:
-        densenet, googlenet, resnet, vit = (
+        densenet, googlenet, resnet, vit, mobilenetv2, mobilenetv3, efficientnet, convnext = (
             importlib.import_module(f"torchvision.models.{name}")
-            for name in ("densenet", "googlenet", "resnet", "vision_transformer"))
+            for name in ("densenet", "googlenet", "resnet", "vision_transformer",
+                         "mobilenetv2", "mobilenetv3", "efficientnet", "convnext"))
         from torchvision.ops import SqueezeExcitation
     except ImportError:  # pragma: no cover - torchvision is a dependency
         return {}
@@ -397,6 +497,10 @@ def composite_converters() -> dict[type, CompositeConverter]:
         googlenet.BasicConv2d: _basic_conv2d, googlenet.Inception: _inception,
         densenet._DenseBlock: _dense_block, densenet._Transition: _transition,
         SqueezeExcitation: _squeeze_excitation, vit.EncoderBlock: _encoder_block,
+        mobilenetv2.InvertedResidual: _inverted_residual_v2,
+        mobilenetv3.InvertedResidual: _inverted_residual_v3,
+        efficientnet.MBConv: _inverted_residual_v3, efficientnet.FusedMBConv: _fused_mbconv,
+        convnext.CNBlock: _cn_block,
     }
 
 

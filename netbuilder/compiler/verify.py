@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from netbuilder.compiler.build import compile_graph
 from netbuilder.compiler.module import GraphModule
-from netbuilder.compiler.module_map import BlockCall
+from netbuilder.compiler.module_map import BlockCall, block_state_key
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.graph import Graph
 
@@ -95,7 +95,8 @@ def reproduces(call: BlockCall, module: nn.Module, inputs: Tensor, output: Tenso
         source = graph.add("input", "input", shape=tuple(inputs.shape[1:]))
         node = graph.add(call.block, "block", after=source, **call.params)
         graph.add("output", "output", after=node)
-        weights = {f"block.{key}": value for key, value in module.state_dict().items()}
+        weights = {f"block.{block_state_key(call.block, key)}": value
+                   for key, value in module.state_dict().items()}
         compiled = compile_with(graph, weights)
         if not same_configuration(module, compiled.get_submodule("block")):
             return False
