@@ -102,7 +102,7 @@ class GraphBuilder:
         self.levels: dict[tuple[str, ...], Level] = {(): self.root}
         self.home: dict[fx.Node, Level] = {}
         self.module_paths: dict[str, str] = {}
-        self.module_blocks: dict[str, str] = {}  # qualified module name → its block key
+        self.module_calls: dict[str, BlockCall] = {}  # qualified module name → its block
         self.opaque_paths: dict[str, dict[str, str]] = {}
 
     def build(self, traced: fx.Graph) -> Graph:
@@ -145,7 +145,7 @@ class GraphBuilder:
             sources = [(last.id, "out")]
             if module and index == 0:
                 self.module_paths[module] = ".".join((*level.names, last.name))
-                self.module_blocks[module] = step.block
+                self.module_calls[module] = step
         assert last is not None
         if node in self.plan.opaque:
             self.opaque_paths[".".join((*level.names, last.name))] = self.plan.opaque[node]

@@ -43,7 +43,7 @@ from netbuilder.compiler.fx_import import (
     tracing_failure,
 )
 from netbuilder.compiler.import_graph import GraphBuilder
-from netbuilder.compiler.module_map import block_state_key, module_kind
+from netbuilder.compiler.module_map import BlockCall, module_kind, renamed
 from netbuilder.compiler.verify import compile_with, difference, same_outputs
 from netbuilder.core.analysis import analyze
 from netbuilder.core.errors import GraphError, NetBuilderError
@@ -299,7 +299,7 @@ def _import(model: nn.Module, shape: tuple[int, ...], name: str, composites: boo
     builder = GraphBuilder(model, plan, shape)
     graph = builder.build(traced)
     _check_analysis(graph)
-    weights, key_map = _carry_weights(model, builder.module_paths, builder.module_blocks)
+    weights, key_map = _carry_weights(model, builder.module_paths, builder.module_calls)
     _carry_opaque_weights(model, builder.opaque_paths, weights, key_map)
     apply_layout(graph)
     result = ImportResult(graph, weights, key_map, name, input_shape=shape)
@@ -383,14 +383,16 @@ def _check_analysis(graph: Graph) -> None:
 
 
 def _carry_weights(model: nn.Module, module_paths: dict[str, str],
-                   module_blocks: dict[str, str]) -> tuple[dict[str, Tensor], dict[str, str]]:
+                   module_calls: dict[str, BlockCall]) -> tuple[dict[str, Tensor],
+                                                                 dict[str, str]]:
     """The model's tensors under graph keys, and the model key → graph key mapping."""
     weights: dict[str, Tensor] = {}
     key_map: dict[str, str] = {}
     for module_path, node_path in module_paths.items():
-        block = module_blocks.get(module_path, "")
+        call = module_calls.get(module_path)
+        renames = call.renames if call is not None else {}
         for key, tensor in model.get_submodule(module_path).state_dict().items():
-            graph_key = f"{node_path}.{block_state_key(block, key)}"
+            graph_key = f"{node_path}.{renamed(key, renames)}"
             weights[graph_key] = tensor
             key_map[f"{module_path}.{key}"] = graph_key
     return weights, key_map

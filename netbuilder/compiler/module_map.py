@@ -38,11 +38,25 @@ class BlockCall:
         block: Block registry key (``conv2d``).
         params: Block parameters (named as in ``torch.nn``).
         name: Preferred node name; empty for the module's own name or the call's name.
+        renames: Where the block keeps what the module names otherwise: module name or
+            ``state_dict`` key (a prefix of it) → the block's (see :func:`renamed`).
     """
 
     block: str
     params: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+def renamed(key: str, renames: dict[str, str]) -> str:
+    """``key`` (a module name or ``state_dict`` key) under the block's names: its longest
+    prefix in ``renames`` replaced (``layers.1.weight`` → ``conv.0.1.weight``)."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in renames:
+            return ".".join((renames[prefix], *parts[end:]))
+    return key
 
 
 class Unsupported(Exception):
@@ -447,24 +461,35 @@ def _fused_mbconv(module: Any) -> BlockCall:
         eps=float(norm.eps), momentum=float(norm.momentum)))
 
 
-#: Where a composite keeps a tensor that its torchvision module holds under another name:
-#: ConvNeXt's ``CNBlock`` holds γ as a parameter of its own (``layer_scale``), the
-#: composite's ``layer_scale`` node in a module (``layer_scale.gamma``).
-_RENAMED_STATE: dict[str, dict[str, str]] = {
-    "convnext_block": {"layer_scale": "layer_scale.gamma"}}
-
-
-def block_state_key(block: str, key: str) -> str:
-    """The ``state_dict`` key in block ``block``'s module of its source module's ``key``."""
-    return _RENAMED_STATE.get(block, {}).get(key, key)
-
-
 def _cn_block(module: Any) -> BlockCall:
-    """ConvNeXt's ``CNBlock`` (its trained γ comes with the weights)."""
+    """ConvNeXt's ``CNBlock`` (its trained γ comes with the weights). The block holds γ as
+    a parameter of its own (``layer_scale``), the composite's ``layer_scale`` node in a
+    module (``layer_scale.gamma``)."""
     conv = module.block[0]
     return BlockCall("convnext_block", dict(
         channels=conv.out_channels,
-        stochastic_depth_prob=float(module.stochastic_depth.p)))
+        stochastic_depth_prob=float(module.stochastic_depth.p)),
+        renames={"layer_scale": "layer_scale.gamma"})
+
+
+#: MNASNet's flat ``layers`` → the ``mbconv`` composite's ``conv`` layout.
+_MNASNET_NAMES = {"layers.0": "conv.0.0", "layers.1": "conv.0.1", "layers.2": "conv.0.2",
+                  "layers.3": "conv.1.0", "layers.4": "conv.1.1", "layers.5": "conv.1.2",
+                  "layers.6": "conv.2", "layers.7": "conv.3"}
+
+
+def _mnasnet_inverted(module: Any) -> BlockCall:
+    """MNASNet's ``_InvertedResidual``: ``layers`` = 1×1 expansion, BN, ReLU, depthwise,
+    BN, ReLU, 1×1 projection, BN, in one flat ``nn.Sequential``."""
+    expand, norm, relu, depthwise, _, _, project, _ = list(module.layers)
+    if not isinstance(relu, nn.ReLU):
+        raise Unsupported("an activation other than ReLU")
+    return BlockCall("mbconv", dict(
+        in_channels=expand.in_channels, out_channels=project.out_channels,
+        expand_ratio=expand.out_channels / expand.in_channels,
+        kernel_size=first(depthwise.kernel_size), stride=first(depthwise.stride),
+        activation="relu", layout="conv", eps=float(norm.eps),
+        momentum=float(norm.momentum)), renames=dict(_MNASNET_NAMES))
 
 
 def _encoder_block(module: Any) -> BlockCall:
@@ -485,10 +510,11 @@ def _encoder_block(module: Any) -> BlockCall:
 def composite_converters() -> dict[type, CompositeConverter]:
     """torchvision module class → converter to the composite block with the same structure."""
     try:
-        densenet, googlenet, resnet, vit, mobilenetv2, mobilenetv3, efficientnet, convnext = (
+        (densenet, googlenet, resnet, vit, mobilenetv2, mobilenetv3, efficientnet, convnext,
+         mnasnet) = (
             importlib.import_module(f"torchvision.models.{name}")
             for name in ("densenet", "googlenet", "resnet", "vision_transformer",
-                         "mobilenetv2", "mobilenetv3", "efficientnet", "convnext"))
+                         "mobilenetv2", "mobilenetv3", "efficientnet", "convnext", "mnasnet"))
         from torchvision.ops import SqueezeExcitation
     except ImportError:  # pragma: no cover - torchvision is a dependency
         return {}
@@ -500,7 +526,7 @@ def composite_converters() -> dict[type, CompositeConverter]:
         mobilenetv2.InvertedResidual: _inverted_residual_v2,
         mobilenetv3.InvertedResidual: _inverted_residual_v3,
         efficientnet.MBConv: _inverted_residual_v3, efficientnet.FusedMBConv: _fused_mbconv,
-        convnext.CNBlock: _cn_block,
+        convnext.CNBlock: _cn_block, mnasnet._InvertedResidual: _mnasnet_inverted,
     }
 
 

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from netbuilder.compiler.build import compile_graph
 from netbuilder.compiler.module import GraphModule
-from netbuilder.compiler.module_map import BlockCall, block_state_key
+from netbuilder.compiler.module_map import BlockCall, renamed
 from netbuilder.core.errors import NetBuilderError
 from netbuilder.core.graph import Graph
 
@@ -65,19 +65,22 @@ def same_outputs(result: Any, reference: Any) -> bool:
         for a, b in zip(got, want))
 
 
-def same_configuration(original: nn.Module, built: nn.Module) -> bool:
+def same_configuration(original: nn.Module, built: nn.Module,
+                       renames: dict[str, str] | None = None) -> bool:
     """Whether ``built`` has, under the names of ``original``'s layers, the same layers.
 
     Every layer of ``original`` holding weights must exist in ``built`` with the same class
     and settings (``extra_repr``: kernel, stride, eps, momentum...); a weightless layer found
     under the same name must have the same class (ReLU is not SiLU). Settings that do not
-    show in the outputs, such as batch norm's momentum, are caught here.
+    show in the outputs, such as batch norm's momentum, are caught here. ``renames`` maps
+    ``original``'s names to ``built``'s where they differ (see
+    :func:`~netbuilder.compiler.module_map.renamed`).
     """
     found = dict(built.named_modules())
     for name, layer in original.named_modules():
         if next(layer.children(), None) is not None:
             continue
-        twin = found.get(name)
+        twin = found.get(renamed(name, renames or {}))
         stateful = next(iter(layer.state_dict()), None) is not None
         if twin is None:
             if stateful:
@@ -95,10 +98,10 @@ def reproduces(call: BlockCall, module: nn.Module, inputs: Tensor, output: Tenso
         source = graph.add("input", "input", shape=tuple(inputs.shape[1:]))
         node = graph.add(call.block, "block", after=source, **call.params)
         graph.add("output", "output", after=node)
-        weights = {f"block.{block_state_key(call.block, key)}": value
+        weights = {f"block.{renamed(key, call.renames)}": value
                    for key, value in module.state_dict().items()}
         compiled = compile_with(graph, weights)
-        if not same_configuration(module, compiled.get_submodule("block")):
+        if not same_configuration(module, compiled.get_submodule("block"), call.renames):
             return False
         with torch.no_grad():
             return same_outputs(compiled(inputs), output)

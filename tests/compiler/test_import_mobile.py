@@ -1,6 +1,7 @@
 """torchvision's mobile and ConvNeXt building blocks import as editable composites.
 
-MobileNetV2/V3's ``InvertedResidual`` and EfficientNet's ``MBConv`` become ``mbconv``,
+MobileNetV2/V3's ``InvertedResidual``, EfficientNet's ``MBConv`` and MNASNet's
+``_InvertedResidual`` (its flat layers renamed to the composite's) become ``mbconv``,
 EfficientNetV2's ``FusedMBConv`` ``fused_mbconv``, their squeeze-excitations ``se_block``
 with the module's activation and gate, ConvNeXt's ``CNBlock`` ``convnext_block`` (its
 trained γ carried to the block's ``layer_scale`` node). Each is matched only where the
@@ -18,6 +19,7 @@ from torch import nn
 
 from netbuilder.compiler import compile_graph
 from netbuilder.compiler.importer import ImportResult, import_module
+from netbuilder.compiler.module_map import renamed
 
 #: Factory → the composites its import holds (a 64×64 input keeps the test small).
 CASES = {
@@ -26,6 +28,7 @@ CASES = {
     "efficientnet_b0": {"mbconv": 16, "se_block": 16},
     "efficientnet_v2_s": {"fused_mbconv": 10, "mbconv": 30, "se_block": 30},
     "convnext_tiny": {"convnext_block": 18},
+    "mnasnet0_5": {"mbconv": 16},
 }
 
 
@@ -75,3 +78,14 @@ def test_the_blocks_read_the_modules_settings() -> None:
     assert depths[0] == 0 and max(depths) == pytest.approx(0.2 * 15 / 16)
     convnext = import_module(_model("convnext_tiny"), (3, 64, 64))
     assert convnext.key_map["features.1.0.layer_scale"].endswith(".layer_scale.gamma")
+    mnasnet = import_module(_model("mnasnet0_5"), (3, 64, 64))
+    assert mnasnet.key_map["layers.8.0.layers.4.running_var"].endswith(
+        "8.0.conv.1.1.running_var")
+
+
+def test_renamed_replaces_the_longest_prefix() -> None:
+    renames = {"layers.1": "conv.0.1", "layers.1.extra": "x", "layer_scale": "layer_scale.gamma"}
+    assert renamed("layers.1.weight", renames) == "conv.0.1.weight"
+    assert renamed("layers.1.extra.bias", renames) == "x.bias"
+    assert renamed("layers.10.weight", renames) == "layers.10.weight"
+    assert renamed("layer_scale", renames) == "layer_scale.gamma"
