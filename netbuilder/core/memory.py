@@ -34,6 +34,7 @@ from netbuilder.core.memory_rules import (
     HALF_UNDER_AUTOCAST,
     RuleInput,
     Saved,
+    cast_weight_elements,
     saved_items,
 )
 from netbuilder.core.spec import GROUP_INPUT, INPUT, Shape
@@ -285,17 +286,8 @@ class _Planner:
         """Autocast's half-precision copy of the weight, kept for the input gradient."""
         if self.settings.precision == "fp32" or node.type not in HALF_UNDER_AUTOCAST:
             return
-        if node.type == "multihead_attention":
-            # the input projection's 3E² for the input's gradient, the output
-            # projection's E² for its input's, which always has one
-            embed = info_inputs(info)[0][-1]
-            weight = (4 if input_grad else 1) * embed * embed
-        elif node.type == "patch_embedding":  # the convolution's weight only
-            weight = info_inputs(info)[0][0] * node.resolved["patch_size"] ** 2 * \
-                node.resolved["hidden_dim"]
-        else:
-            width = node.resolved.get("out_channels", node.resolved.get("out_features", 0))
-            weight = info.params - (width if node.resolved.get("bias") else 0)
+        weight = cast_weight_elements(node.type, node.resolved, info_inputs(info),
+                                      info.params, input_grad)
         if weight > 0:
             self._add(memory, f"{node.id}:weight16", 2 * weight, "weight cast to 16-bit",
                       f"{weight:,}·2 B")

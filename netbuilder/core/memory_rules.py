@@ -315,6 +315,25 @@ RULES: dict[str, Rule] = {
 }
 
 
+def cast_weight_elements(block: str, params: dict[str, Any], inputs: tuple[Shape, ...],
+                         total: int, input_grad: bool) -> int:
+    """Elements of the weight whose half-precision copy autocast keeps for ``block`` (one
+    of :data:`HALF_UNDER_AUTOCAST`), of ``total`` parameters.
+
+    A convolution or linear layer: all but the bias. Attention: the input projection's
+    3E² for the input's gradient, the output projection's E² for its input's, which
+    always has one. A patch embedding: its convolution's weight only (not the class token
+    or the position embedding).
+    """
+    if block == "multihead_attention":
+        embed = inputs[0][-1]
+        return (4 if input_grad else 1) * embed * embed
+    if block == "patch_embedding":
+        return inputs[0][0] * params["patch_size"] ** 2 * params["hidden_dim"]
+    width = params.get("out_channels", params.get("out_features", 0))
+    return total - (width if params.get("bias") else 0)
+
+
 def rule_for(block: str) -> Rule | None:
     """The saved-for-backward rule of ``block``, or None when none is known."""
     return RULES.get(block)
